@@ -1,0 +1,28 @@
+"""One command per task: ``nox`` runs what CI runs; ``nox -s NAME`` runs one task."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "types", "tests"]
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "noxfile.py")
+
+
+@nox.session(python=False)
+def types(session: nox.Session) -> None:
+    """mypy --strict on src and tests."""
+    session.run("mypy")
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """The test suite with branch coverage, in the current environment."""
+    session.run("pytest", "--cov", "--cov-report=term-missing", *session.posargs)

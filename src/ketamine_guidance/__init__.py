@@ -1,0 +1,80 @@
+"""Ketamine-therapy aftercare rules: is activity X permitted at time T after this session?
+
+>>> import datetime as dt
+>>> from ketamine_guidance import Session, plan_for
+>>> session = Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc), "America/New_York")
+>>> plan = plan_for(session)
+>>> plan.is_permitted("driving", dt.datetime(2026, 11, 26, 10, 59, tzinfo=dt.timezone.utc))
+False
+>>> plan.check("driving", dt.datetime(2026, 11, 26, 11, 0, tzinfo=dt.timezone.utc)).status
+<Status.PERMITTED: 'permitted'>
+"""
+
+from ketamine_guidance._errors import (
+    BeforeSessionEndError,
+    GuidanceError,
+    NaiveDatetimeError,
+    RulesetError,
+    RulesetProblem,
+    UnknownActivityError,
+    UnknownSymptomError,
+    UnknownTimezoneError,
+)
+from ketamine_guidance._loader import default_ruleset, load_ruleset
+from ketamine_guidance._model import (
+    Advice,
+    AdviceCategory,
+    DayAt,
+    EndOfDay,
+    Hours,
+    Immediately,
+    LatestOf,
+    Never,
+    NextDay,
+    Rule,
+    Ruleset,
+    Source,
+    Status,
+    Window,
+)
+from ketamine_guidance._plan import AftercarePlan, Decision, Override, TimelineEntry, plan_for
+from ketamine_guidance._session import Session
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # Sessions and plans
+    "AftercarePlan",
+    "Decision",
+    "Override",
+    "Session",
+    "Status",
+    "TimelineEntry",
+    "plan_for",
+    # Rulesets
+    "Advice",
+    "AdviceCategory",
+    "Rule",
+    "Ruleset",
+    "Source",
+    "default_ruleset",
+    "load_ruleset",
+    # Windows
+    "DayAt",
+    "EndOfDay",
+    "Hours",
+    "Immediately",
+    "LatestOf",
+    "Never",
+    "NextDay",
+    "Window",
+    # Exceptions
+    "BeforeSessionEndError",
+    "GuidanceError",
+    "NaiveDatetimeError",
+    "RulesetError",
+    "RulesetProblem",
+    "UnknownActivityError",
+    "UnknownSymptomError",
+    "UnknownTimezoneError",
+]

@@ -1,0 +1,7 @@
+"""``python -m ketamine_guidance``: the command line."""
+
+import sys
+
+from ketamine_guidance._cli import main
+
+sys.exit(main())

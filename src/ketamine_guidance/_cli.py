@@ -1,0 +1,256 @@
+"""The ``ketamine-guidance`` command line.
+
+Exit codes: 0 success (for ``check``: permitted, with or without caution), 1 not
+permitted, 2 bad input.  Bad input gets one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO
+
+from ketamine_guidance import __version__
+from ketamine_guidance._errors import GuidanceError
+from ketamine_guidance._format import format_local
+from ketamine_guidance._loader import default_ruleset, load_ruleset
+from ketamine_guidance._model import Immediately, Ruleset, describe_window
+from ketamine_guidance._plan import AftercarePlan, Decision, TimelineEntry, plan_for
+from ketamine_guidance._serialize import decision_dict, plan_dict, ruleset_summary_dict, schema_id
+from ketamine_guidance._session import Session
+
+__all__ = ["build_parser", "main"]
+
+PROG = "ketamine-guidance"
+EXIT_OK, EXIT_NOT_PERMITTED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and an exit code of 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _instant(text: str) -> dt.datetime:
+    """An aware datetime from strict ISO 8601 text (argparse names this type in errors)."""
+    from dateutil.parser import isoparse
+
+    try:
+        value = isoparse(text)
+    except (ValueError, OverflowError):
+        msg = f"{text!r} is not an ISO 8601 date and time"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value.tzinfo is None:
+        msg = (
+            f"{text!r} has no UTC offset; add one, "
+            "for example 2026-11-25T23:30:00Z or 2026-11-25T18:30:00-05:00"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _add_session_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ended-at",
+        required=True,
+        type=_instant,
+        metavar="ISO8601",
+        help="when the session ended, with a UTC offset (2026-11-25T23:30:00Z)",
+    )
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="the patient's IANA time zone (default: the offset of --ended-at)",
+    )
+
+
+def _add_ruleset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ruleset", metavar="FILE", help="a ruleset file, TOML or JSON (default: the built-in one)"
+    )
+
+
+def _add_format_option(parser: argparse.ArgumentParser, *choices: str) -> None:
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        default=choices[0],
+        help=f"output format (default: {choices[0]})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (the docs' command-line reference is generated from it)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Ketamine-therapy aftercare: what a patient may do, and when.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = commands.add_parser(
+        "plan",
+        help="print when each restriction lifts for a session",
+        description=(
+            "Print the aftercare plan for a session: when each restriction lifts, in the "
+            "patient's local time."
+        ),
+    )
+    _add_session_options(plan)
+    _add_ruleset_option(plan)
+    _add_format_option(plan, "text", "json")
+
+    check = commands.add_parser(
+        "check",
+        help="is an activity permitted at a given instant? (exit 0 yes, 1 no)",
+        description=(
+            "Say whether ACTIVITY is permitted at --at.  Exit status: 0 permitted (with or "
+            "without caution), 1 not permitted, 2 bad input."
+        ),
+    )
+    check.add_argument("activity", metavar="ACTIVITY", help="an activity id, such as driving")
+    _add_session_options(check)
+    check.add_argument(
+        "--at",
+        required=True,
+        type=_instant,
+        metavar="ISO8601",
+        help="the instant to ask about, with a UTC offset",
+    )
+    _add_ruleset_option(check)
+    _add_format_option(check, "text", "json")
+
+    rules = commands.add_parser(
+        "rules", help="list the rules of a ruleset", description="List the rules of a ruleset."
+    )
+    _add_ruleset_option(rules)
+    _add_format_option(rules, "text", "json")
+    return parser
+
+
+def _ruleset(args: argparse.Namespace) -> Ruleset:
+    return default_ruleset() if args.ruleset is None else load_ruleset(args.ruleset)
+
+
+def _plan(args: argparse.Namespace) -> AftercarePlan:
+    session = Session(args.ended_at, args.timezone)
+    return plan_for(session, _ruleset(args))
+
+
+def _emit_json(document: dict[str, Any], out: TextIO) -> None:
+    json.dump(document, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def _describe_lift(entry: TimelineEntry, ended_utc: dt.datetime) -> str:
+    status = entry.status_until_lift.text
+    if entry.permitted_from is None:
+        return f"{status}; no end is given (only your clinician can lift this)"
+    if entry.permitted_from_utc == ended_utc:
+        return "permitted from the end of the session"
+    return f"{status} until {format_local(entry.permitted_from)}"
+
+
+def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    plan = _plan(args)
+    if args.format == "json":
+        _emit_json(plan_dict(plan), out)
+        return EXIT_OK
+    session = plan.session
+    zone = f" ({session.zone_name})" if session.zone_name else ""
+    out.write(f"{plan.ruleset.title} (ruleset {plan.ruleset.id} {plan.ruleset.version})\n")
+    out.write(f"Session ended: {format_local(session.ended_at_local)}{zone}\n\n")
+    entries = plan.timeline()
+    width = max(len(e.label) for e in entries)
+    for e in entries:
+        out.write(f"  {e.label:<{width}}  {_describe_lift(e, session.ended_at_utc)}\n")
+    return EXIT_OK
+
+
+def _decision_text(decision: Decision) -> str:
+    when = (
+        "no end is given"
+        if decision.permitted_from is None
+        else f"permitted from {format_local(decision.permitted_from)}"
+    )
+    return f"{decision.label}: {decision.status.text} ({when}). {decision.reason}\n"
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    plan = _plan(args)
+    decision = plan.check(args.activity, args.at)
+    if args.format == "json":
+        _emit_json(decision_dict(decision, args.at), out)
+    else:
+        out.write(_decision_text(decision))
+    return EXIT_OK if decision.permitted else EXIT_NOT_PERMITTED
+
+
+def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
+    ruleset = _ruleset(args)
+    nd = ruleset.next_day_begins
+    if args.format == "json":
+        document = {
+            "schema": schema_id("rules"),
+            "ruleset": ruleset_summary_dict(ruleset),
+            "next_day_begins": f"{nd:%H:%M}",
+            "rules": [
+                {
+                    "activity": r.activity,
+                    "label": r.label,
+                    "while_restricted": r.while_restricted.value,
+                    "until": describe_window(r.until, nd),
+                    "clinician_adjustable": r.clinician_adjustable,
+                }
+                for r in ruleset.rules
+            ],
+        }
+        _emit_json(document, out)
+        return EXIT_OK
+    out.write(f"{ruleset.title} (ruleset {ruleset.id} {ruleset.version})\n")
+    out.write(f"The next day begins at {nd:%H:%M} local time.\n\n")
+    width = max(len(r.activity) for r in ruleset.rules)
+    for r in ruleset.rules:
+        adjustable = " (clinician may adjust)" if r.clinician_adjustable else ""
+        if isinstance(r.until, Immediately):
+            when = "permitted from the end of the session"
+        else:
+            when = f"{r.while_restricted.text} until: {describe_window(r.until, nd)}"
+        out.write(f"  {r.activity:<{width}}  {when}{adjustable}\n")
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "plan": _cmd_plan,
+    "check": _cmd_check,
+    "rules": _cmd_rules,
+}
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the command line; return the exit status instead of exiting."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        args = build_parser().parse_args(argv)
+        return _COMMANDS[args.command](args, out)
+    except UsageError as exc:
+        err.write(f"{PROG}: error: {exc}\n")
+    except (GuidanceError, ValueError, TypeError, OverflowError) as exc:
+        err.write(f"{PROG}: error: {exc}\n")
+    return EXIT_BAD_INPUT
+
+
+def main_entry() -> None:  # pragma: no cover (the console script; tests call main())
+    """The console script: run :func:`main` and exit with its status."""
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The library's exceptions: one base class, and standard bases where they fit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from attrs import frozen
+
+__all__ = [
+    "BeforeSessionEndError",
+    "GuidanceError",
+    "NaiveDatetimeError",
+    "RulesetError",
+    "RulesetProblem",
+    "UnknownActivityError",
+    "UnknownSymptomError",
+    "UnknownTimezoneError",
+]
+
+
+class GuidanceError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class NaiveDatetimeError(GuidanceError, ValueError):
+    """A datetime without a time zone was given where an instant is needed."""
+
+
+class BeforeSessionEndError(GuidanceError, ValueError):
+    """A question was asked about an instant before the session ended."""
+
+
+class UnknownTimezoneError(GuidanceError, ValueError):
+    """A time zone name could not be resolved, or a tzinfo gave no offset."""
+
+
+class _UnknownIdError(GuidanceError, LookupError):
+    """An id that the ruleset does not declare; names the ids it does know."""
+
+    kind = "id"
+
+    def __init__(
+        self, given: str, known: Iterable[str], *, suggestions: Sequence[str] = ()
+    ) -> None:
+        self.given = given
+        self.known = tuple(sorted(known))
+        self.suggestions = tuple(suggestions)
+        hint = (
+            f"did you mean {', '.join(repr(s) for s in self.suggestions)}?"
+            if self.suggestions
+            else f"known: {', '.join(self.known)}"
+        )
+        super().__init__(f"unknown {self.kind} {given!r}; {hint}")
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class UnknownActivityError(_UnknownIdError):
+    """The ruleset has no rule for this activity, so nothing can be permitted.
+
+    ``suggestions`` holds the closest known activity ids.
+    """
+
+    kind = "activity"
+
+
+class UnknownSymptomError(_UnknownIdError):
+    """The ruleset declares no advice for this symptom.
+
+    The message names the symptoms that are known, so a caller never mistakes an
+    unlisted symptom for one that needs no attention.
+    """
+
+    kind = "symptom"
+
+
+@frozen
+class RulesetProblem:
+    """One thing wrong with a ruleset: where (``path``, as ``rules[2].until.hours``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '<root>'}: {self.message}"
+
+
+class RulesetError(GuidanceError, ValueError):
+    """A ruleset file or mapping is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Sequence[RulesetProblem], *, source: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        lines = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"{prefix}invalid ruleset: {lines}")

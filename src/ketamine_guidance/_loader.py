@@ -1,0 +1,398 @@
+"""Reading ruleset files (TOML or JSON) and checking every field, with paths in errors.
+
+The validation is written out by hand rather than through cattrs: a window is a
+small tagged union written as a string or a one-key table, and each problem must be
+reported in the words of the file format (``rules[2].until.hours: must be a positive
+number``), all at once, with no import cost on the path that loads the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ketamine_guidance._errors import RulesetError, RulesetProblem
+from ketamine_guidance._model import (
+    DEFAULT_NEXT_DAY_BEGINS,
+    Advice,
+    AdviceCategory,
+    DayAt,
+    EndOfDay,
+    Hours,
+    Immediately,
+    LatestOf,
+    Never,
+    NextDay,
+    Rule,
+    Ruleset,
+    Source,
+    Status,
+    Window,
+)
+
+if sys.version_info >= (3, 11):  # pragma: no cover (one branch per Python version)
+    import tomllib
+else:  # pragma: no cover (one branch per Python version)
+    import tomli as tomllib
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "default_ruleset",
+    "load_ruleset",
+    "read_ruleset_data",
+    "ruleset_from_data",
+]
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_HOURS = 24 * 366 * 10  # ten years: anything longer is a typing mistake, not a window
+MAX_DAYS = 366 * 10
+
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_ID = re.compile(r"[a-z][a-z0-9_]*")
+_SIMPLE_WINDOWS: dict[str, Window] = {
+    "immediately": Immediately(),
+    "next_day": NextDay(),
+    "end_of_day": EndOfDay(),
+    "never": Never(),
+}
+_RESTRICTED = {
+    "not_permitted": Status.NOT_PERMITTED,
+    "permitted_with_caution": Status.PERMITTED_WITH_CAUTION,
+}
+
+T = TypeVar("T")
+_NO_TEXTS: tuple[str, ...] = ()
+
+
+class _InvalidFieldError(Exception):
+    """Abandons one field or table after its problem was recorded."""
+
+
+class _Reader:
+    """Walks the raw data, recording every problem with the path where it was found.
+
+    A parser for one field records its problem and raises ``_InvalidFieldError``; a
+    parser for a table reads every field (so every problem is recorded) and then
+    gives up on the table if any of them failed.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[RulesetProblem] = []
+
+    def fail(self, path: str, message: str) -> _InvalidFieldError:
+        self.problems.append(RulesetProblem(path, message))
+        return _InvalidFieldError()
+
+    def attempt(self, value: object, path: str, parse: Callable[[object, str], T]) -> T | None:
+        """``parse(value, path)``, or None once its problem has been recorded."""
+        try:
+            return parse(value, path)
+        except _InvalidFieldError:
+            return None
+
+    def table(
+        self,
+        value: object,
+        path: str,
+        parsers: Mapping[str, Callable[[object, str], object]],
+        *,
+        required: tuple[str, ...],
+        defaults: Mapping[str, object],
+    ) -> dict[str, Any]:
+        """Parse a table field by field; raise once every problem in it is recorded."""
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"must be a table, not {_kind(value)}")
+        before = len(self.problems)
+        for key in value:
+            if key not in parsers:
+                name = key if isinstance(key, str) else repr(key)
+                self.fail(_join(path, name), f"unknown key (allowed: {', '.join(parsers)})")
+        fields: dict[str, Any] = {}
+        for key, parse in parsers.items():
+            if key in value:
+                fields[key] = self.attempt(value[key], _join(path, key), parse)
+            elif key in required:
+                self.fail(_join(path, key), "is required")
+            else:
+                fields[key] = defaults[key]
+        if len(self.problems) > before:
+            raise _InvalidFieldError
+        return fields
+
+    # Scalars
+
+    def text(self, value: object, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be a string, not {_kind(value)}")
+        if not value.strip():
+            raise self.fail(path, "must not be empty")
+        return value
+
+    def ident(self, value: object, path: str) -> str:
+        text = self.text(value, path)
+        if not _ID.fullmatch(text):
+            raise self.fail(
+                path, f"{text!r} is not an id (lower-case letters, digits and _; a letter first)"
+            )
+        return text
+
+    def boolean(self, value: object, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def hhmm(self, value: object, path: str) -> dt.time:
+        if not isinstance(value, str) or not _HHMM.fullmatch(value):
+            raise self.fail(path, f"must be a time as HH:MM (00:00 to 23:59), not {value!r}")
+        return dt.time(int(value[:2]), int(value[3:]))
+
+    def date(self, value: object, path: str) -> dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return dt.date.fromisoformat(value)
+        raise self.fail(path, f"must be a date as YYYY-MM-DD, not {value!r}")
+
+    def listing(
+        self, value: object, path: str, parse: Callable[[object, str], T], what: str
+    ) -> tuple[T, ...]:
+        """A list whose every item is parsed (every bad item recorded)."""
+        if not isinstance(value, list):
+            raise self.fail(path, f"must be a list of {what}, not {_kind(value)}")
+        before = len(self.problems)
+        items = [self.attempt(item, f"{path}[{i}]", parse) for i, item in enumerate(value)]
+        if len(self.problems) > before:
+            raise _InvalidFieldError
+        return tuple(i for i in items if i is not None)
+
+    def texts(self, value: object, path: str) -> tuple[str, ...]:
+        return self.listing(value, path, self.text, "strings")
+
+    def idents(self, value: object, path: str) -> tuple[str, ...]:
+        return self.listing(value, path, self.ident, "ids")
+
+    def _number(self, value: object, path: str, what: str, limit: int) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(path, f"must be {what}, not {_kind(value)}")
+        if not math.isfinite(value) or value <= 0:
+            raise self.fail(path, f"must be {what}, not {value!r}")
+        if value > limit:
+            raise self.fail(path, f"must be at most {limit}, not {value!r}")
+        return value
+
+    def hours(self, value: object, path: str) -> int | float:
+        return self._number(value, path, "a positive number of hours", MAX_HOURS)
+
+    def day(self, value: object, path: str) -> int:
+        if isinstance(value, float):
+            raise self.fail(path, f"must be a whole number of days, not {value!r}")
+        return int(self._number(value, path, "a whole number of days from 1", MAX_DAYS))
+
+    # Structures
+
+    def source(self, value: object, path: str) -> Source:
+        parsers = {"title": self.text, "section": self.text}
+        return Source(**self.table(value, path, parsers, required=tuple(parsers), defaults={}))
+
+    def window(self, value: object, path: str) -> Window:
+        if isinstance(value, str):
+            if value in _SIMPLE_WINDOWS:
+                return _SIMPLE_WINDOWS[value]
+            names = ", ".join(_SIMPLE_WINDOWS)
+            raise self.fail(path, f"unknown window {value!r} (known: {names}, or a table)")
+        if isinstance(value, Mapping):
+            if "hours" in value:
+                parsers: dict[str, Callable[[object, str], object]] = {"hours": self.hours}
+                return Hours(**self.table(value, path, parsers, required=("hours",), defaults={}))
+            if "day" in value or "at" in value:
+                parsers = {"day": self.day, "at": self.hhmm}
+                return DayAt(
+                    **self.table(value, path, parsers, required=("day", "at"), defaults={})
+                )
+            if "latest_of" in value:
+                parsers = {"latest_of": self._windows}
+                fields = self.table(value, path, parsers, required=("latest_of",), defaults={})
+                return LatestOf(fields["latest_of"])
+        raise self.fail(
+            path,
+            "must be a window: one of immediately, next_day, end_of_day, never, "
+            'or a table { hours = N }, { day = N, at = "HH:MM" }, { latest_of = [...] }',
+        )
+
+    def _windows(self, value: object, path: str) -> tuple[Window, ...]:
+        windows = self.listing(value, path, self.window, "windows")
+        if not windows:
+            raise self.fail(path, "must list at least one window")
+        return windows
+
+    def status(self, value: object, path: str) -> Status:
+        if isinstance(value, str) and value in _RESTRICTED:
+            return _RESTRICTED[value]
+        raise self.fail(path, f"must be one of {', '.join(_RESTRICTED)}, not {value!r}")
+
+    def category(self, value: object, path: str) -> AdviceCategory:
+        for category in AdviceCategory:
+            if value == category.value:
+                return category
+        names = ", ".join(c.value for c in AdviceCategory)
+        raise self.fail(path, f"must be one of {names}, not {value!r}")
+
+    def rule(self, value: object, path: str) -> Rule:
+        parsers = {
+            "activity": self.ident,
+            "label": self.text,
+            "until": self.window,
+            "reason": self.text,
+            "source": self.source,
+            "while_restricted": self.status,
+            "clinician_adjustable": self.boolean,
+        }
+        defaults = {"while_restricted": Status.NOT_PERMITTED, "clinician_adjustable": False}
+        required = ("activity", "label", "until", "reason", "source")
+        return Rule(**self.table(value, path, parsers, required=required, defaults=defaults))
+
+    def advice(self, value: object, path: str) -> Advice:
+        parsers = {
+            "id": self.ident,
+            "category": self.category,
+            "title": self.text,
+            "text": self.text,
+            "source": self.source,
+            "actions": self.texts,
+            "examples": self.texts,
+            "symptoms": self.idents,
+        }
+        defaults = {"actions": _NO_TEXTS, "examples": _NO_TEXTS, "symptoms": _NO_TEXTS}
+        required = ("id", "category", "title", "text", "source")
+        fields = self.table(value, path, parsers, required=required, defaults=defaults)
+        if fields["symptoms"] and fields["category"] is not AdviceCategory.AFTER_EFFECTS:
+            raise self.fail(_join(path, "symptoms"), "only after_effects advice may list symptoms")
+        return Advice(**fields)
+
+    def unique(
+        self, value: object, path: str, parse: Callable[[object, str], T], key: str
+    ) -> tuple[T, ...]:
+        """A list of tables, each parsed; their ``key`` values must be unique."""
+        items = self.listing(value, path, parse, "tables")
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            ident = getattr(item, key)
+            if ident in seen:
+                self.fail(
+                    f"{path}[{i}].{key}", f"duplicate {ident!r} (first at {path}[{seen[ident]}])"
+                )
+            seen.setdefault(ident, i)
+        if len(seen) != len(items):
+            raise _InvalidFieldError
+        return items
+
+    def rules(self, value: object, path: str) -> tuple[Rule, ...]:
+        rules = self.unique(value, path, self.rule, "activity")
+        if not rules:
+            raise self.fail(path, "must list at least one rule")
+        return rules
+
+    def advice_items(self, value: object, path: str) -> tuple[Advice, ...]:
+        return self.unique(value, path, self.advice, "id")
+
+    def ruleset(self, value: object, path: str) -> Ruleset:
+        parsers = {
+            "id": self.text,
+            "version": self.text,
+            "title": self.text,
+            "rules": self.rules,
+            "next_day_begins": self.hhmm,
+            "advice": self.advice_items,
+            "contact": self.text,
+            "reviewed_by": self.text,
+            "reviewed_on": self.date,
+            "effective_from": self.date,
+        }
+        defaults = {
+            "next_day_begins": DEFAULT_NEXT_DAY_BEGINS,
+            "advice": (),
+            "contact": None,
+            "reviewed_by": None,
+            "reviewed_on": None,
+            "effective_from": None,
+        }
+        required = ("id", "version", "title", "rules")
+        return Ruleset(**self.table(value, path, parsers, required=required, defaults=defaults))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: object) -> str:
+    names = {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}
+    for cls, name in names.items():
+        if isinstance(value, cls):
+            return name
+    if isinstance(value, int | float):
+        return "a number"
+    return type(value).__name__
+
+
+def ruleset_from_data(data: object, *, source: str | None = None) -> Ruleset:
+    """Validate raw data (as parsed from TOML or JSON) into a :class:`Ruleset`."""
+    reader = _Reader()
+    ruleset = reader.attempt(data, "", reader.ruleset)
+    if ruleset is None:
+        raise RulesetError(reader.problems, source=source)
+    return ruleset
+
+
+def read_ruleset_data(path: str | Path) -> object:
+    """Read a ruleset file's raw data (TOML by default; JSON for ``.json``)."""
+    p = Path(path)
+    name = str(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RulesetError(
+                [RulesetProblem("", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")],
+                source=name,
+            )
+        raw = p.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RulesetError(
+            [RulesetProblem("", f"cannot read file: {reason}")], source=name
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+        if p.suffix.lower() == ".json":
+            return json.loads(text)
+        return tomllib.loads(text)
+    except (
+        UnicodeDecodeError,
+        ValueError,
+    ) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        kind = "JSON" if p.suffix.lower() == ".json" else "TOML"
+        raise RulesetError([RulesetProblem("", f"not valid {kind}: {exc}")], source=name) from None
+
+
+def load_ruleset(path: str | Path) -> Ruleset:
+    """Load and validate a ruleset file: TOML, or JSON when the name ends in ``.json``.
+
+    Raises :class:`~ketamine_guidance.RulesetError` naming the file and every problem.
+    """
+    return ruleset_from_data(read_ruleset_data(path), source=str(path))
+
+
+@functools.cache
+def default_ruleset() -> Ruleset:
+    """The default ruleset, from the source article (loaded once, then shared)."""
+    text = resources.files("ketamine_guidance").joinpath("data/default.toml").read_text("utf-8")
+    return ruleset_from_data(tomllib.loads(text), source="default.toml")

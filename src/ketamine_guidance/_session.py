@@ -1,0 +1,120 @@
+"""Sessions, and checking the datetimes and zones callers give us."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+
+from attrs import AttrsInstance, Converter, field, frozen
+
+from ketamine_guidance._errors import NaiveDatetimeError, UnknownTimezoneError
+from ketamine_guidance._windows import UTC
+
+__all__ = ["Session", "ensure_aware", "resolve_timezone", "zone_name"]
+
+
+def ensure_aware(value: object, what: str) -> dt.datetime:
+    """Return ``value`` if it is an aware datetime; raise a clear error otherwise."""
+    if not isinstance(value, dt.datetime):
+        msg = f"{what} must be a timezone-aware datetime, not {type(value).__name__}"
+        raise TypeError(msg)
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = (
+            f"{what} is naive ({value.isoformat()}): give it a time zone, "
+            "for example datetime(..., tzinfo=timezone.utc)"
+        )
+        raise NaiveDatetimeError(msg)
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        msg = f"unknown time zone {name!r}: give an IANA name such as 'America/New_York'"
+        raise UnknownTimezoneError(msg) from None
+
+
+def resolve_timezone(value: object) -> dt.tzinfo:
+    """An IANA name (resolved with zoneinfo) or a tzinfo, checked to give offsets."""
+    if isinstance(value, str):
+        return _zone(value)
+    if not isinstance(value, dt.tzinfo):
+        msg = f"timezone must be an IANA name or a tzinfo, not {type(value).__name__}"
+        raise TypeError(msg)
+    probe = dt.datetime(2000, 1, 1, tzinfo=UTC).astimezone(value)
+    if probe.utcoffset() is None:
+        msg = f"time zone {value!r} gives no UTC offset"
+        raise UnknownTimezoneError(msg)
+    return value
+
+
+def zone_name(tz: dt.tzinfo) -> str | None:
+    """The IANA name of a zone, where it has one (zoneinfo, pytz, dateutil, UTC)."""
+    if tz is UTC:
+        return "UTC"
+    for attr in ("key", "zone"):  # zoneinfo.ZoneInfo.key, pytz's .zone
+        name = getattr(tz, attr, None)
+        if isinstance(name, str):
+            return name
+    filename = getattr(tz, "_filename", None)  # dateutil.tz.tzfile
+    if isinstance(filename, str) and "/" in filename:
+        parts = filename.split("/")
+        for i in range(len(parts)):
+            candidate = "/".join(parts[i:])
+            if candidate in _available():
+                return candidate
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _available() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_ended_at(value: dt.datetime) -> dt.datetime:
+    return ensure_aware(value, "ended_at")
+
+
+def _session_zone(value: dt.tzinfo | str | None, session: AttrsInstance) -> dt.tzinfo:
+    ended_at: dt.datetime = getattr(session, "ended_at")  # noqa: B009  (set before this field)
+    return resolve_timezone(ended_at.tzinfo if value is None else value)
+
+
+@frozen
+class Session:
+    """One ketamine session: when it ended, and the patient's local time zone.
+
+    ``ended_at`` must be timezone-aware.  ``timezone`` is the zone that decides what
+    "the next day" means for the patient: an IANA name, any tzinfo, or None for
+    ``ended_at``'s own tzinfo.  EHRs usually store UTC, so pass the patient's zone.
+
+    Two sessions are equal when they ended at the same instant in the same zone.
+
+    >>> import datetime as dt
+    >>> s = Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc), "America/New_York")
+    >>> s.ended_at_local.isoformat()
+    '2026-11-25T18:30:00-05:00'
+    """
+
+    ended_at: dt.datetime = field(converter=_check_ended_at, eq=False)
+    timezone: dt.tzinfo = field(
+        default=None,
+        converter=Converter(_session_zone, takes_self=True),  # type: ignore[misc]
+    )
+    ended_at_utc: dt.datetime = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "ended_at_utc", self.ended_at.astimezone(UTC))
+
+    @property
+    def ended_at_local(self) -> dt.datetime:
+        """When the session ended, in the patient's zone."""
+        return self.ended_at_utc.astimezone(self.timezone)
+
+    @property
+    def zone_name(self) -> str | None:
+        """The IANA name of the patient's zone, where it has one."""
+        return zone_name(self.timezone)
