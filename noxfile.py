@@ -6,7 +6,7 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "types", "tests"]
+nox.options.sessions = ["lint", "types", "tests", "docs"]
 
 
 @nox.session(python=False)
@@ -26,3 +26,12 @@ def types(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite with branch coverage, in the current environment."""
     session.run("pytest", "--cov", "--cov-report=term-missing", *session.posargs)
+
+
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx site (warnings fail) and run every example in it."""
+    session.run(
+        "sphinx-build", "-q", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
+    )
+    session.run("sphinx-build", "-q", "-b", "doctest", "docs", "docs/_build/doctest")

@@ -1,0 +1,45 @@
+"""Sphinx configuration: MyST Markdown, the Furo theme, autodoc, and doctests."""
+
+from __future__ import annotations
+
+import ketamine_guidance
+
+project = "ketamine_guidance"
+author = "ketamine_guidance developers"
+copyright = "2026, ketamine_guidance developers"  # noqa: A001  (Sphinx's name)
+release = ketamine_guidance.__version__
+version = release
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.napoleon",
+]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "examples"]
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+html_theme = "furo"
+html_title = "ketamine_guidance"
+
+autodoc_typehints = "description"
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+nitpicky = True
+nitpick_ignore_regex = [
+    # Private implementation types that appear in signatures.
+    ("py:class", r"ketamine_guidance\._.*"),
+    ("py:class", r"attrs?\..*"),
+    ("py:class", r"T"),
+    # The standard library: no network here to fetch Python's intersphinx inventory.
+    ("py:class", r"(datetime|enum|pathlib|collections\.abc|typing|os)\..*"),
+]
+intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
+
+doctest_global_setup = """
+import datetime as dt
+from ketamine_guidance import *
+"""
