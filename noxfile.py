@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import nox
+
+# Sessions with python=False run in the environment nox itself was installed into
+# (the README's .venv): put its scripts first on PATH.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import zoneinfo
 
-from attrs import AttrsInstance, Converter, field, frozen
+from attrs import field, frozen
 
 from ketamine_guidance._errors import NaiveDatetimeError, UnknownTimezoneError
 from ketamine_guidance._windows import UTC
@@ -74,16 +74,7 @@ def _available() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _check_ended_at(value: dt.datetime) -> dt.datetime:
-    return ensure_aware(value, "ended_at")
-
-
-def _session_zone(value: dt.tzinfo | str | None, session: AttrsInstance) -> dt.tzinfo:
-    ended_at: dt.datetime = getattr(session, "ended_at")  # noqa: B009  (set before this field)
-    return resolve_timezone(ended_at.tzinfo if value is None else value)
-
-
-@frozen
+@frozen(init=False)
 class Session:
     """One ketamine session: when it ended, and the patient's local time zone.
 
@@ -99,15 +90,14 @@ class Session:
     '2026-11-25T18:30:00-05:00'
     """
 
-    ended_at: dt.datetime = field(converter=_check_ended_at, eq=False)
-    timezone: dt.tzinfo = field(
-        default=None,
-        converter=Converter(_session_zone, takes_self=True),  # type: ignore[misc]
-    )
-    ended_at_utc: dt.datetime = field(init=False, repr=False)
+    ended_at: dt.datetime = field(eq=False)
+    timezone: dt.tzinfo
+    ended_at_utc: dt.datetime = field(repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "ended_at_utc", self.ended_at.astimezone(UTC))
+    def __init__(self, ended_at: dt.datetime, timezone: dt.tzinfo | str | None = None) -> None:
+        ended_at = ensure_aware(ended_at, "ended_at")
+        zone = resolve_timezone(ended_at.tzinfo if timezone is None else timezone)
+        self.__attrs_init__(ended_at, zone, ended_at.astimezone(UTC))
 
     @property
     def ended_at_local(self) -> dt.datetime:
