@@ -179,3 +179,12 @@ def test_version(capsys: pytest.CaptureFixture[str]):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith("ketamine-guidance 0.")
+
+
+def test_the_module_entry_point_exits_with_the_status(monkeypatch: pytest.MonkeyPatch):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["ketamine-guidance", "rules"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("ketamine_guidance", run_name="__main__")
+    assert info.value.code == 0

@@ -388,3 +388,7 @@ def test_from_dict_does_not_change_its_input():
     before = copy.deepcopy(raw)
     ruleset_from_data(raw)
     assert raw == before
+
+
+def test_a_value_of_an_unexpected_type_is_named_by_its_type():
+    assert problems(data(title=None)) == ["title: must be a string, not NoneType"]

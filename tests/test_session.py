@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import pickle
 import zoneinfo
+from pathlib import Path
 
 import pytest
 import pytz
@@ -113,3 +114,13 @@ def test_sessions_pickle():
 )
 def test_zone_names_of_every_flavour(tz, name):
     assert zone_name(tz) == name
+
+
+def test_zone_name_of_a_dateutil_tzfile_read_from_a_path():
+    path = Path(zoneinfo.TZPATH[0]) / "Asia" / "Kathmandu"
+    if not path.exists():
+        pytest.skip(f"no system tz database at {path}")
+    with path.open("rb") as handle:
+        assert zone_name(dateutil_tz.tzfile(handle, filename=str(path))) == "Asia/Kathmandu"
+    with path.open("rb") as handle:
+        assert zone_name(dateutil_tz.tzfile(handle, filename="relative/not-a-zone")) is None
