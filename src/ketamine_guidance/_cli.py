@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
@@ -253,4 +254,12 @@ def main(
 
 def main_entry() -> None:  # pragma: no cover (the console script; tests call main())
     """The console script: run :func:`main` and exit with its status."""
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``ketamine-guidance rules | head``): exit quietly, as
+        # the Python docs recommend, instead of printing a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = EXIT_NOT_PERMITTED
+    sys.exit(status)
