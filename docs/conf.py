@@ -29,6 +29,9 @@ exclude_patterns = ["_build", "examples", "_ext"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
+# Patient-facing texts appear verbatim (explanation/traceability): no typographic rewriting.
+smartquotes = False
+
 html_theme = "furo"
 html_title = "ketamine_guidance"
 

@@ -59,11 +59,14 @@ def api_groups() -> list[tuple[str, list[str]]]:
     )
     lines = source.splitlines()
     groups: list[tuple[str, list[str]]] = []
-    assert isinstance(node.value, ast.List | ast.Tuple)
+    if not isinstance(node.value, ast.List | ast.Tuple):
+        msg = f"{init}: __all__ must be a literal list of names"
+        raise TypeError(msg)
     previous_line = node.lineno
     for element in node.value.elts:
-        assert isinstance(element, ast.Constant)
-        assert isinstance(element.value, str)
+        if not (isinstance(element, ast.Constant) and isinstance(element.value, str)):
+            msg = f"{init}:{element.lineno}: __all__ must hold literal names"
+            raise TypeError(msg)
         # The nearest "# Heading" comment between the previous name and this one.
         heading = None
         for line in lines[previous_line : element.lineno - 1]:
@@ -109,15 +112,15 @@ def cli_commands(
 ) -> list[tuple[str, argparse.ArgumentParser]]:
     """The program and each subcommand, as (full command, parser) pairs."""
     found = [(parser.prog, parser)]
-    for action in parser._actions:  # noqa: SLF001  (argparse offers no public walk)
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 found.extend(cli_commands(sub))
     return found
 
 
 def _option_rst(action: argparse.Action) -> Iterator[str]:
-    if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    if isinstance(action, argparse._SubParsersAction):
         return
     if action.option_strings:
         metavar = ""
@@ -153,7 +156,7 @@ def _cli_rst(parser: argparse.ArgumentParser) -> Iterator[str]:
             yield ""
         yield f".. program:: {command}"
         yield ""
-        for action in sub._actions:  # noqa: SLF001
+        for action in sub._actions:
             yield from _option_rst(action)
 
 
@@ -195,7 +198,8 @@ def _list_table(header: Iterable[str], rows: Iterable[Iterable[str]], widths: st
 def _rule_when(rule: Rule, ruleset: Ruleset) -> str:
     if isinstance(rule.until, Immediately):
         return "permitted from the end of the session"
-    return f"{rule.while_restricted.text} until: {describe_window(rule.until, ruleset.next_day_begins)}"
+    until = describe_window(rule.until, ruleset.next_day_begins)
+    return f"{rule.while_restricted.text} until: {until}"
 
 
 def _traceability_rst(ruleset: Ruleset) -> Iterator[str]:
