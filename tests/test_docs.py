@@ -13,6 +13,7 @@ import functools
 import http.server
 import io
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import pytest
 
 import ketamine_guidance
 from ketamine_guidance import default_ruleset
-from ketamine_guidance._cli import build_parser
+from ketamine_guidance._cli import build_parser, main
 from ketamine_guidance._model import Immediately, describe_window
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,23 @@ def test_readme_quick_start_runs_and_prints_what_it_says() -> None:
     assert printed == promised
     _, output = _tutorial_first_example()
     assert printed == output.splitlines()
+
+
+def test_tutorial_commands_run() -> None:
+    """The command lines the tutorial shows run and succeed as written."""
+    shown = [
+        line
+        for info, body in _fences(TUTORIAL.read_text(encoding="utf-8"))
+        if info == "sh"
+        for line in body.splitlines()
+        if line.startswith("ketamine-guidance ")
+    ]
+    assert len(shown) >= 2
+    for line in shown:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(shlex.split(line)[1:], out=out, err=err) == 0, err.getvalue()
+        assert out.getvalue()
+        assert err.getvalue() == ""
 
 
 # Building the site ------------------------------------------------------------------

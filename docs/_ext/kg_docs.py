@@ -11,8 +11,9 @@ Each page they write is rebuilt from its source on every build, so it cannot dri
     For a ruleset (the default one unless ``:ruleset: FILE`` is given), which section of
     its source each rule and advice item cites, and what each tells the patient.
 
-The directives produce reStructuredText, so use them from an ``{eval-rst}`` block in a
-MyST page.
+Use them from an ``{eval-rst}`` block in a MyST page: ``public-api`` and ``cli-reference``
+generate reStructuredText (with section titles); ``ruleset-traceability`` builds its tables
+as nodes, so data text is shown exactly as written and never read as markup.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,13 +34,14 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
 import ketamine_guidance
-from ketamine_guidance import Rule, Ruleset, Source, default_ruleset, load_ruleset
+from ketamine_guidance import Advice, Rule, Ruleset, Source, default_ruleset, load_ruleset
 from ketamine_guidance._model import Immediately, describe_window
 
 __all__ = [
     "api_groups",
     "cli_commands",
     "setup",
+    "traceability_nodes",
     "traceability_sections",
 ]
 
@@ -119,19 +122,29 @@ def cli_commands(
     return found
 
 
+def _escape(text: str) -> str:
+    """Plain text for reStructuredText: one line, every markup character escaped."""
+    return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", " ".join(text.split()))
+
+
 def _option_rst(action: argparse.Action) -> Iterator[str]:
     if isinstance(action, argparse._SubParsersAction):
         return
     if action.option_strings:
         metavar = ""
         if action.nargs != 0:
-            metavar = " " + str(action.metavar or action.dest.upper())
+            if action.metavar is not None:
+                metavar = f" {action.metavar}"
+            elif action.choices is not None:  # as argparse shows it: {text,json}
+                metavar = " {" + ",".join(str(c) for c in action.choices) + "}"
+            else:
+                metavar = f" {action.dest.upper()}"
         signature = ", ".join(f"{opt}{metavar}" for opt in action.option_strings)
     else:
         signature = str(action.metavar or action.dest)
     yield f".. option:: {signature}"
     yield ""
-    help_text = (action.help or "").replace("%(prog)s", "ketamine-guidance")
+    help_text = _escape((action.help or "").replace("%(prog)s", "ketamine-guidance"))
     if action.choices is not None:
         help_text += " (one of: " + ", ".join(f"``{c}``" for c in action.choices) + ")"
     if action.option_strings and action.required:
@@ -152,7 +165,7 @@ def _cli_rst(parser: argparse.ArgumentParser) -> Iterator[str]:
             yield "   " + line
         yield ""
         if sub.description:
-            yield sub.description
+            yield _escape(sub.description)
             yield ""
         yield f".. program:: {command}"
         yield ""
@@ -165,12 +178,12 @@ def _cli_rst(parser: argparse.ArgumentParser) -> Iterator[str]:
 
 def traceability_sections(
     ruleset: Ruleset,
-) -> list[tuple[Source, list[Rule], list[Any]]]:
+) -> list[tuple[Source, list[Rule], list[Advice]]]:
     """Each cited source section with the rules and advice that cite it.
 
     Sections come in the order the ruleset first cites them (rules first, then advice).
     """
-    order: dict[Source, tuple[list[Rule], list[Any]]] = {}
+    order: dict[Source, tuple[list[Rule], list[Advice]]] = {}
     for rule in ruleset.rules:
         order.setdefault(rule.source, ([], []))[0].append(rule)
     for advice in ruleset.advice:
@@ -178,92 +191,124 @@ def traceability_sections(
     return [(source, rules, advice) for source, (rules, advice) in order.items()]
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()) or "\u2014"
+# Data text (labels, reasons, advice) goes into docutils nodes as plain text, never through
+# a markup parser, so it appears exactly as patients see it and cannot break the build.
+
+_DASH = "\u2014"
 
 
-def _list_table(header: Iterable[str], rows: Iterable[Iterable[str]], widths: str) -> Iterator[str]:
-    yield ".. list-table::"
-    yield "   :header-rows: 1"
-    yield f"   :widths: {widths}"
-    yield ""
-    for row in [list(header), *(list(r) for r in rows)]:
-        first = True
-        for cell in row:
-            yield ("   * - " if first else "     - ") + cell
-            first = False
-    yield ""
+def _plain(text: str) -> str:
+    return " ".join(text.split()) or _DASH
+
+
+def _ids(ids: Iterable[str]) -> list[nodes.Node]:
+    """Ids as literals separated by commas, or a dash when there are none."""
+    out: list[nodes.Node] = []
+    for index, ident in enumerate(ids):
+        if index:
+            out.append(nodes.Text(", "))
+        out.append(nodes.literal(text=ident))
+    return out or [nodes.Text(_DASH)]
+
+
+Cell = str | list[nodes.Node]
+
+
+def _entry(cell: Cell) -> nodes.entry:
+    paragraph = nodes.paragraph()
+    if isinstance(cell, str):
+        paragraph += nodes.Text(_plain(cell))
+    else:
+        paragraph.extend(cell)
+    entry = nodes.entry()
+    entry += paragraph
+    return entry
+
+
+def _table(header: list[str], rows: Iterable[list[Cell]], widths: list[int]) -> nodes.table:
+    table = nodes.table(classes=["kg-traceability"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head, body = nodes.thead(), nodes.tbody()
+    head += nodes.row("", *(_entry(h) for h in header))
+    for cells in rows:
+        body += nodes.row("", *(_entry(c) for c in cells))
+    group += head
+    group += body
+    return table
 
 
 def _rule_when(rule: Rule, ruleset: Ruleset) -> str:
     if isinstance(rule.until, Immediately):
-        return "permitted from the end of the session"
-    until = describe_window(rule.until, ruleset.next_day_begins)
-    return f"{rule.while_restricted.text} until: {until}"
+        when = "permitted from the end of the session"
+    else:
+        until = describe_window(rule.until, ruleset.next_day_begins)
+        when = f"{rule.while_restricted.text} until: {until}"
+    return when + (" (a clinician may adjust it)" if rule.clinician_adjustable else "")
 
 
-def _traceability_rst(ruleset: Ruleset) -> Iterator[str]:
+def traceability_nodes(ruleset: Ruleset) -> list[nodes.Node]:
+    """The summary, then tables of sections, rules and advice, as docutils nodes."""
     sections = traceability_sections(ruleset)
     titles = sorted({source.title for source, _, _ in sections})
-    yield (
-        f"Ruleset ``{ruleset.id}`` version ``{ruleset.version}``: {len(ruleset.rules)} rules "
-        f"and {len(ruleset.advice)} advice items; the next day begins at "
-        f"{ruleset.next_day_begins:%H:%M} local time."
+    summary = nodes.paragraph()
+    summary += nodes.Text("Ruleset ")
+    summary += nodes.literal(text=ruleset.id)
+    summary += nodes.Text(" version ")
+    summary += nodes.literal(text=ruleset.version)
+    summary += nodes.Text(
+        f": {len(ruleset.rules)} rules and {len(ruleset.advice)} advice items; the next day "
+        f"begins at {ruleset.next_day_begins:%H:%M} local time. Sources cited: "
     )
-    yield ""
-    yield "Sources cited: " + "; ".join(f"*{t}*" for t in titles) + "."
-    yield ""
-    yield ".. rubric:: Each section, with what cites it"
-    yield ""
-    yield from _list_table(
-        ["Section", "Rules", "Advice"],
-        (
-            [
-                _cell(source.section) + ("" if len(titles) == 1 else f" (*{source.title}*)"),
-                ", ".join(f"``{r.activity}``" for r in rules) or "\u2014",
-                ", ".join(f"``{a.id}``" for a in advice) or "\u2014",
-            ]
-            for source, rules, advice in sections
-        ),
-        "30 40 30",
+    for index, title in enumerate(titles):
+        summary += nodes.Text("; " if index else "")
+        summary += nodes.emphasis(text=title)
+    summary += nodes.Text(".")
+    out: list[nodes.Node] = [summary]
+
+    out.append(nodes.rubric(text="Each section, with what cites it"))
+    out.append(
+        _table(
+            ["Section", "Rules", "Advice"],
+            (
+                [
+                    source.section if len(titles) == 1 else f"{source.section} ({source.title})",
+                    _ids(r.activity for r in rules),
+                    _ids(a.id for a in advice),
+                ]
+                for source, rules, advice in sections
+            ),
+            [30, 40, 30],
+        )
     )
-    yield ".. rubric:: Every rule, and what it tells the patient"
-    yield ""
-    yield from _list_table(
-        ["Activity", "Label", "Until", "Text shown to the patient", "Section"],
-        (
-            [
-                f"``{r.activity}``",
-                _cell(r.label),
-                _cell(_rule_when(r, ruleset))
-                + (" (a clinician may adjust it)" if r.clinician_adjustable else ""),
-                _cell(r.reason),
-                _cell(r.source.section),
-            ]
-            for r in ruleset.rules
-        ),
-        "15 15 20 30 20",
+    out.append(nodes.rubric(text="Every rule, and what it tells the patient"))
+    out.append(
+        _table(
+            ["Activity", "Label", "Until", "Text shown to the patient", "Section"],
+            (
+                [_ids([r.activity]), r.label, _rule_when(r, ruleset), r.reason, r.source.section]
+                for r in ruleset.rules
+            ),
+            [15, 15, 20, 30, 20],
+        )
     )
-    yield ".. rubric:: Every advice item, and what it tells the patient"
-    yield ""
+    out.append(nodes.rubric(text="Every advice item, and what it tells the patient"))
     if not ruleset.advice:
-        yield "This ruleset gives no advice items."
-        yield ""
-        return
-    yield from _list_table(
-        ["Id", "Category", "Title", "Text shown to the patient", "Section"],
-        (
-            [
-                f"``{a.id}``",
-                _cell(a.category.title),
-                _cell(a.title),
-                _cell(a.text),
-                _cell(a.source.section),
-            ]
-            for a in ruleset.advice
-        ),
-        "15 15 15 35 20",
+        out.append(nodes.paragraph(text="This ruleset gives no advice items."))
+        return out
+    out.append(
+        _table(
+            ["Id", "Category", "Title", "Text shown to the patient", "Section"],
+            (
+                [_ids([a.id]), a.category.title, a.title, a.text, a.source.section]
+                for a in ruleset.advice
+            ),
+            [15, 15, 15, 35, 20],
+        )
     )
+    return out
 
 
 # Directives -------------------------------------------------------------------------
@@ -306,20 +351,22 @@ class CliReferenceDirective(_GeneratedDirective):
         return _cli_rst(_cli.build_parser())
 
 
-class RulesetTraceabilityDirective(_GeneratedDirective):
+class RulesetTraceabilityDirective(SphinxDirective):
     """The rules and advice of a ruleset, by the source section each cites."""
 
     option_spec = {"ruleset": directives.path}  # noqa: RUF012  (docutils' interface)
 
-    def generate(self) -> Iterable[str]:
+    def run(self) -> list[nodes.Node]:
         path = self.options.get("ruleset")
         if path is None:
+            data = Path(inspect.getfile(ketamine_guidance)).parent / "data" / "default.toml"
+            self.env.note_dependency(str(data))
             ruleset = default_ruleset()
         else:
             rel, absolute = self.env.relfn2path(path)
             self.env.note_dependency(rel)
             ruleset = load_ruleset(absolute)
-        return _traceability_rst(ruleset)
+        return traceability_nodes(ruleset)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
