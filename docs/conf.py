@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import ketamine_guidance
+
+# Local extensions (docs/_ext): pages generated from the code and the data.
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "ketamine_guidance"
 author = "ketamine_guidance developers"
@@ -16,11 +22,15 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",
+    "kg_docs",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "examples"]
+exclude_patterns = ["_build", "examples", "_ext"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
+
+# Patient-facing texts appear verbatim (explanation/traceability): no typographic rewriting.
+smartquotes = False
 
 html_theme = "furo"
 html_title = "ketamine_guidance"
