@@ -112,9 +112,7 @@ def site() -> Iterator[Path]:
             sys.executable, "-m", "sphinx", "-q", "-n", "-W", "--keep-going",
             "-b", "html", "-d", str(Path(tmp) / "doctrees"), str(DOCS), str(out),
         ]  # fmt: skip
-        result = subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=300
-        )
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
         assert result.returncode == 0, f"sphinx-build failed:\n{result.stderr}"
         yield out
 
@@ -326,9 +324,7 @@ def _dump_dom(url: str) -> str:
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={profile}", "--dump-dom", url,
         ]  # fmt: skip
-        result = subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=120
-        )
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
