@@ -114,8 +114,10 @@ def render_sheet(
     any other locale (``"de"``, ``"en_GB"``) uses Babel, from the extra
     ``ketamine-guidance[i18n]``.  The texts themselves come from the ruleset.
 
-    >>> plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc),
-    ...                         "America/New_York"))
+    >>> import datetime as dt
+    >>> from ketamine_guidance import Session, plan_for, render_sheet
+    >>> ended = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc)
+    >>> plan = plan_for(Session(ended, "America/New_York"))
     >>> print(render_sheet(plan).splitlines()[3])
     Your session ended: Wed 25 Nov 2026, 18:30 EST (America/New_York)
 
@@ -436,7 +438,7 @@ class _TextWriter(_Writer):
 
 # Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!&])")
 
 
 def _md(text: str) -> str:
@@ -513,7 +515,8 @@ footer { font-size: 0.9rem; color: #333; }
   @page { margin: 16mm 15mm; }
   body { font-size: 11pt; max-width: none; margin: 0; padding: 0; }
   h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
-  li, .advice, .contact { break-inside: avoid; page-break-inside: avoid; }
+  li { margin: 0.2rem 0; }
+  li, .advice, .contact, footer { break-inside: avoid; page-break-inside: avoid; }
 }
 """.strip()
 
