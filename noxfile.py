@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import nox
+
+# The sessions run in the current environment (python=False): put its scripts (ruff,
+# mypy, pytest, sphinx-build) first on PATH, so `.venv/bin/nox` works unactivated.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
