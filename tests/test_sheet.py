@@ -161,7 +161,7 @@ def test_right_now_only_with_now(fmt: Any) -> None:
 def test_right_now_lists_what_is_limited() -> None:
     sheet = render_sheet(fixed_plan(), format="markdown", now=FIXED_NOW)
     right_now = sheet[sheet.index("## Right now") : sheet.index("## When")]
-    not_yet = right_now[right_now.index("### Not allowed yet") : right_now.index("### Allowed")]
+    not_yet = right_now[right_now.index("### Not allowed\n") : right_now.index("### Allowed")]
     careful = right_now[right_now.index("### Allowed, but take care") :]
     assert "**Driving**" in not_yet
     assert "**Hard exercise**" in careful

@@ -33,7 +33,7 @@ _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 # The sheet's own words (the ruleset supplies everything else).
 _ENDED = "Your session ended"
 _RIGHT_NOW = "Right now"
-_NOT_YET = "Not allowed yet"
+_NOT_YET = "Not allowed"
 _CAREFUL = "Allowed, but take care"
 _NOTHING_NOW = "Nothing on this sheet is limited right now."
 _TIMELINE = "When you can do each thing again"
