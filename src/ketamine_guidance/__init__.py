@@ -39,6 +39,7 @@ from ketamine_guidance._model import (
 )
 from ketamine_guidance._plan import AftercarePlan, Decision, Override, TimelineEntry, plan_for
 from ketamine_guidance._session import Session
+from ketamine_guidance._sheet import SheetFormat, render_sheet
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,9 @@ __all__ = [
     "Status",
     "TimelineEntry",
     "plan_for",
+    # The patient's aftercare sheet
+    "SheetFormat",
+    "render_sheet",
     # Rulesets
     "Advice",
     "AdviceCategory",

@@ -22,6 +22,7 @@ from ketamine_guidance._model import Immediately, Ruleset, describe_window
 from ketamine_guidance._plan import AftercarePlan, Decision, TimelineEntry, plan_for
 from ketamine_guidance._serialize import decision_dict, plan_dict, ruleset_summary_dict, schema_id
 from ketamine_guidance._session import Session
+from ketamine_guidance._sheet import render_sheet
 
 __all__ = ["build_parser", "main"]
 
@@ -134,6 +135,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_ruleset_option(rules)
     _add_format_option(rules, "text", "json")
+
+    sheet = commands.add_parser(
+        "sheet",
+        help="print the patient's aftercare sheet (text, Markdown or printable HTML)",
+        description=(
+            "Print the patient's aftercare sheet for a session: when each restriction lifts, "
+            "in the patient's local time, and the advice.  Save the HTML and print it."
+        ),
+    )
+    _add_session_options(sheet)
+    sheet.add_argument(
+        "--now",
+        type=_instant,
+        metavar="ISO8601",
+        help="also say what is limited at this instant, with a UTC offset",
+    )
+    _add_format_option(sheet, "text", "markdown", "html")
+    _add_ruleset_option(sheet)
+    sheet.add_argument(
+        "--locale",
+        default="en",
+        metavar="LOCALE",
+        help="how dates are written, such as de_DE (default: en; others need the i18n extra)",
+    )
     return parser
 
 
@@ -229,10 +254,17 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_sheet(args: argparse.Namespace, out: TextIO) -> int:
+    text = render_sheet(_plan(args), format=args.format, now=args.now, locale=args.locale)
+    out.write(text)
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "plan": _cmd_plan,
     "check": _cmd_check,
     "rules": _cmd_rules,
+    "sheet": _cmd_sheet,
 }
 
 

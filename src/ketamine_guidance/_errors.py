@@ -45,11 +45,12 @@ class _UnknownIdError(GuidanceError, LookupError):
         self.given = given
         self.known = tuple(sorted(known))
         self.suggestions = tuple(suggestions)
-        hint = (
-            f"did you mean {', '.join(repr(s) for s in self.suggestions)}?"
-            if self.suggestions
-            else f"known: {', '.join(self.known)}"
-        )
+        if self.suggestions:
+            hint = f"did you mean {', '.join(repr(s) for s in self.suggestions)}?"
+        elif self.known:
+            hint = f"known: {', '.join(self.known)}"
+        else:
+            hint = f"the ruleset declares no {self.kind} ids"
         super().__init__(f"unknown {self.kind} {given!r}; {hint}")
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message

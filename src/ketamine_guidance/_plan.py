@@ -8,7 +8,15 @@ import datetime as dt
 from attrs import field, frozen
 
 from ketamine_guidance._errors import BeforeSessionEndError, GuidanceError
-from ketamine_guidance._model import Rule, Ruleset, Source, Status, unknown_activity
+from ketamine_guidance._model import (
+    Advice,
+    AdviceCategory,
+    Rule,
+    Ruleset,
+    Source,
+    Status,
+    unknown_activity,
+)
 from ketamine_guidance._session import Session, ensure_aware
 from ketamine_guidance._windows import UTC, lift_instant
 
@@ -268,6 +276,29 @@ class AftercarePlan:
             note=note,
         )
         return AftercarePlan(self.session, self.ruleset, (*self.overrides, override))
+
+    # Advice
+
+    def advice(self, category: AdviceCategory | None = None) -> tuple[Advice, ...]:
+        """The ruleset's advice in file order, or only that of ``category``.
+
+        .. versionadded:: 0.1.0
+        """
+        from ketamine_guidance._advice import advice_in
+
+        return advice_in(self.ruleset, category)
+
+    def advice_for_symptom(self, symptom: str) -> tuple[Advice, ...]:
+        """The advice for a symptom id the ruleset declares (``Ruleset.symptoms``).
+
+        Raises :class:`~ketamine_guidance.UnknownSymptomError`, naming the known
+        symptoms, for any other: an unlisted symptom is never treated as harmless.
+
+        .. versionadded:: 0.1.0
+        """
+        from ketamine_guidance._advice import advice_for_symptom
+
+        return advice_for_symptom(self.ruleset, symptom)
 
     # Helpers
 
