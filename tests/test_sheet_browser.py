@@ -28,7 +28,7 @@ pytestmark = [
 
 def print_to_pdf(page: Path, pdf: Path, profile: Path) -> None:
     assert CHROMIUM is not None
-    subprocess.run(  # noqa: S603 (fixed arguments, our own files)
+    subprocess.run(
         [
             CHROMIUM,
             "--headless",
@@ -59,7 +59,7 @@ def test_printed_sheet_shows_the_timeline_and_the_advice(tmp_path: Path) -> None
     print_to_pdf(page, pdf, tmp_path / "profile")
     assert pdf.read_bytes().startswith(b"%PDF")
     assert PDFTOTEXT is not None
-    text = subprocess.run(  # noqa: S603 (fixed arguments, our own files)
+    text = subprocess.run(
         [PDFTOTEXT, "-enc", "UTF-8", str(pdf), "-"],
         check=True,
         capture_output=True,
