@@ -32,8 +32,8 @@ def _schemas() -> dict[str, dict[str, Any]]:
 
 @functools.cache
 def _registry() -> Registry[Any]:
-    resources_ = [Resource.from_contents(s) for s in _schemas().values()]
-    return Registry().with_resources((r.id(), r) for r in resources_ if r.id() is not None)
+    pairs = [(s["$id"], Resource.from_contents(s)) for s in _schemas().values()]
+    return Registry().with_resources(pairs)
 
 
 def validator(kind: str) -> jsonschema.Draft202012Validator:

@@ -38,7 +38,11 @@ def test_a_sedative_ordered_the_same_evening_gets_a_warning() -> None:
     assert "Permitted from **Thu 26 Nov 2026, 06:00 EST** (America/New_York)." in card["detail"]
     assert card["source"] == {
         "label": "Clinic CDS",
-        "topic": {"system": ACTIVITY_SYSTEM, "code": "sedative_medications", "display": "Taking sedatives"},
+        "topic": {
+            "system": ACTIVITY_SYSTEM,
+            "code": "sedative_medications",
+            "display": "Taking sedatives",
+        },
     }
 
 
@@ -97,6 +101,17 @@ def test_summary_is_under_140_characters_and_names_the_label(label: str) -> None
         assert card["summary"].startswith(label[:50])
 
 
+def test_a_long_label_drops_the_time_then_is_shortened() -> None:
+    decision = clinic_plan().check("driving", AT)
+    card = to_cds_card(attrs.evolve(decision, label="L" * 100))
+    assert card is not None
+    assert card["summary"] == "L" * 100 + ": not permitted after ketamine"
+    card = to_cds_card(attrs.evolve(decision, label="L" * 200))
+    assert card is not None
+    assert card["summary"] == "L" * 108 + "…: not permitted after ketamine"
+    assert len(card["summary"]) == 139
+
+
 @pytest.mark.parametrize("label", ["", "  ", None])
 def test_source_label_must_be_text(label: object) -> None:
     with pytest.raises(ExportError, match="source_label"):
@@ -106,4 +121,6 @@ def test_source_label_must_be_text(label: object) -> None:
 def test_only_decisions_are_accepted() -> None:
     with pytest.raises(TypeError, match="decision must be a Decision"):
         to_cds_card(Status.NOT_PERMITTED)  # type: ignore[arg-type]
-    assert INDICATORS >= {c["indicator"] for c in cds_response(clinic_plan().decisions_at(AT))["cards"]}
+    assert {
+        c["indicator"] for c in cds_response(clinic_plan().decisions_at(AT))["cards"]
+    } <= INDICATORS

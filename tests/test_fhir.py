@@ -27,7 +27,15 @@ from tests.interop_fixtures import FOLD_DATA, UTC, clinic_plan
 
 TZ_CODE = "http://hl7.org/fhir/StructureDefinition/tz-code"
 # The value sets FHIR R4 binds these elements to (required bindings).
-REQUEST_STATUS = {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
+REQUEST_STATUS = {
+    "draft",
+    "active",
+    "on-hold",
+    "revoked",
+    "completed",
+    "entered-in-error",
+    "unknown",
+}
 CAREPLAN_INTENT = {"proposal", "plan", "order", "option"}
 ACTIVITY_STATUS = {
     "not-started", "scheduled", "in-progress", "on-hold", "completed",
@@ -173,8 +181,12 @@ def test_advice_items_are_notes() -> None:
 
 
 def test_default_ruleset_and_a_fixed_offset_zone() -> None:
-    plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))))
-    resource = checked(to_fhir_careplan(plan, subject="urn:uuid:0b4f2c9e-8f4e-4c57-9d0c-2f4d1f0f1a01"), plan)
+    plan = plan_for(
+        Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    )
+    resource = checked(
+        to_fhir_careplan(plan, subject="urn:uuid:0b4f2c9e-8f4e-4c57-9d0c-2f4d1f0f1a01"), plan
+    )
     assert resource["period"] == {"start": "2026-11-25T23:30:00+02:00"}
     assert not any(node.get("url") == TZ_CODE for node in _walk(resource))
 

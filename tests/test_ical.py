@@ -93,7 +93,9 @@ def test_a_lift_inside_a_fold_is_written_in_utc() -> None:
 
 def test_a_zone_without_a_name_is_written_in_utc() -> None:
     tz = dt.timezone(dt.timedelta(hours=5, minutes=30))
-    plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC), tz), clinic_plan().ruleset)
+    plan = plan_for(
+        Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC), tz), clinic_plan().ruleset
+    )
     calendar = icalendar.Calendar.from_ical(to_ical(plan))
     assert calendar.walk("VTIMEZONE") == []
     assert _starts(plan) == _expected(plan)

@@ -47,17 +47,12 @@ def _subject(subject: object) -> str:
     return subject
 
 
-def _tz_code(zone: str | None) -> dict[str, Any]:
-    """The ``_field`` sibling that carries the IANA zone of a dateTime, where known."""
-    if zone is None:
-        return {}
-    return {"extension": [{"url": TZ_CODE_EXTENSION, "valueCode": zone}]}
-
-
 def _dated(name: str, moment: dt.datetime, tz: dt.tzinfo, zone: str | None) -> dict[str, Any]:
+    """A dateTime element in the patient's zone, with its IANA name (``tz-code``) in the
+    ``_name`` sibling where the zone has one."""
     data: dict[str, Any] = {name: iso(moment.astimezone(tz))}
     if zone is not None:
-        data[f"_{name}"] = _tz_code(zone)
+        data[f"_{name}"] = {"extension": [{"url": TZ_CODE_EXTENSION, "valueCode": zone}]}
     return data
 
 

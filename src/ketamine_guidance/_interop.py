@@ -50,8 +50,10 @@ def to_fhir_careplan(
 
     Raises :class:`~ketamine_guidance.ExportError` for a subject that is not a reference.
 
-    >>> plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc),
-    ...                         "America/New_York"))
+    >>> import datetime as dt
+    >>> from ketamine_guidance import Session, plan_for, to_fhir_careplan
+    >>> ended = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc)
+    >>> plan = plan_for(Session(ended, "America/New_York"))
     >>> care_plan = to_fhir_careplan(plan, subject="Patient/123")
     >>> care_plan["resourceType"], care_plan["status"], care_plan["intent"]
     ('CarePlan', 'active', 'plan')
