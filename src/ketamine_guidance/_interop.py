@@ -45,8 +45,9 @@ def to_fhir_careplan(
     ``created`` time and decides each activity's status (``in-progress`` while
     restricted, ``completed`` once lifted) and the CarePlan's (``completed`` once every
     restriction has lifted for good, else ``active``).  Each rule becomes an activity
-    coded in :data:`ACTIVITY_SYSTEM`; not-permitted ones have ``doNotPerform: true``;
-    overrides are the activity's ``progress`` notes; advice items are ``note`` entries.
+    coded in :data:`~ketamine_guidance.ACTIVITY_SYSTEM`; not-permitted ones have
+    ``doNotPerform: true``; overrides are the activity's ``progress`` notes; advice items
+    are ``note`` entries.
 
     Raises :class:`~ketamine_guidance.ExportError` for a subject that is not a reference.
 
