@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -19,3 +20,102 @@ zones = zone_names.map(zoneinfo.ZoneInfo)
 instants = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 12, 31)).map(
     lambda d: d.replace(tzinfo=UTC)
 )
+
+
+# Valid rulesets, as the loader accepts them (for round trips through documents).
+
+_ids = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
+_texts = st.text(min_size=1, max_size=30).filter(str.strip)
+_clock = st.builds(dt.time, st.integers(0, 23), st.integers(0, 59))
+
+
+def _ruleset_sources() -> st.SearchStrategy[Any]:
+    from ketamine_guidance import Source
+
+    return st.builds(Source, title=_texts, section=_texts)
+
+
+def _windows() -> st.SearchStrategy[Any]:
+    from ketamine_guidance import DayAt, EndOfDay, Hours, Immediately, LatestOf, Never, NextDay
+
+    simple = st.sampled_from([Immediately(), NextDay(), EndOfDay(), Never()])
+    hours = st.one_of(
+        st.integers(1, 24 * 366 * 10),
+        st.floats(min_value=0.01, max_value=24 * 366 * 10, allow_nan=False),
+    ).map(Hours)
+    day_at = st.builds(DayAt, day=st.integers(1, 366 * 10), at=_clock)
+    leaves = st.one_of(simple, hours, day_at)
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, min_size=1, max_size=3).map(lambda ws: LatestOf(tuple(ws))),
+        max_leaves=6,
+    )
+
+
+valid_windows = st.deferred(_windows)
+
+
+def _rules() -> st.SearchStrategy[Any]:
+    from ketamine_guidance import Rule, Status
+
+    return st.builds(
+        Rule,
+        activity=_ids,
+        label=_texts,
+        until=valid_windows,
+        reason=_texts,
+        source=_ruleset_sources(),
+        while_restricted=st.sampled_from([Status.NOT_PERMITTED, Status.PERMITTED_WITH_CAUTION]),
+        clinician_adjustable=st.booleans(),
+    )
+
+
+def _advice() -> st.SearchStrategy[Any]:
+    from ketamine_guidance import Advice, AdviceCategory
+
+    def build(category: Any, symptoms: tuple[str, ...], **fields: Any) -> Any:
+        keep = symptoms if category is AdviceCategory.AFTER_EFFECTS else ()
+        return Advice(category=category, symptoms=keep, **fields)
+
+    small = st.lists(_texts, max_size=3).map(tuple)
+    return st.builds(
+        build,
+        id=_ids,
+        category=st.sampled_from(list(AdviceCategory)),
+        title=_texts,
+        text=_texts,
+        source=_ruleset_sources(),
+        actions=small,
+        examples=small,
+        symptoms=st.lists(_ids, max_size=3).map(tuple),
+    )
+
+
+valid_rules = st.deferred(_rules)
+valid_advice = st.deferred(_advice)
+
+
+def _rulesets() -> st.SearchStrategy[Any]:
+    from ketamine_guidance import Ruleset
+
+    optional_text = st.none() | _texts
+    optional_date = st.none() | st.dates(dt.date(1990, 1, 1), dt.date(2100, 12, 31))
+    return st.builds(
+        Ruleset,
+        id=_texts,
+        version=_texts,
+        title=_texts,
+        rules=st.lists(valid_rules, min_size=1, max_size=5, unique_by=lambda r: r.activity).map(
+            tuple
+        ),
+        next_day_begins=_clock,
+        advice=st.lists(valid_advice, max_size=4, unique_by=lambda a: a.id).map(tuple),
+        contact=optional_text,
+        reviewed_by=optional_text,
+        reviewed_on=optional_date,
+        effective_from=optional_date,
+    )
+
+
+#: Rulesets that ``Ruleset.from_dict`` would accept, built directly from the model.
+valid_rulesets = st.deferred(_rulesets)

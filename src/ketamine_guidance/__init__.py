@@ -12,13 +12,24 @@ False
 
 from ketamine_guidance._errors import (
     BeforeSessionEndError,
+    ExportError,
     GuidanceError,
+    MissingExtraError,
     NaiveDatetimeError,
     RulesetError,
     RulesetProblem,
     UnknownActivityError,
     UnknownSymptomError,
     UnknownTimezoneError,
+)
+from ketamine_guidance._interop import (
+    ACTIVITY_SYSTEM,
+    DEFAULT_SOURCE_LABEL,
+    RESTRICTION_EXTENSION,
+    cds_response,
+    to_cds_card,
+    to_fhir_careplan,
+    to_ical,
 )
 from ketamine_guidance._loader import default_ruleset, load_ruleset
 from ketamine_guidance._model import (
@@ -72,9 +83,19 @@ __all__ = [
     "Never",
     "NextDay",
     "Window",
+    # Exports to other systems (FHIR R4, CDS Hooks, iCalendar)
+    "ACTIVITY_SYSTEM",
+    "DEFAULT_SOURCE_LABEL",
+    "RESTRICTION_EXTENSION",
+    "cds_response",
+    "to_cds_card",
+    "to_fhir_careplan",
+    "to_ical",
     # Exceptions
     "BeforeSessionEndError",
+    "ExportError",
     "GuidanceError",
+    "MissingExtraError",
     "NaiveDatetimeError",
     "RulesetError",
     "RulesetProblem",

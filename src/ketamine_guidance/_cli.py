@@ -20,7 +20,7 @@ from ketamine_guidance._format import format_local
 from ketamine_guidance._loader import default_ruleset, load_ruleset
 from ketamine_guidance._model import Immediately, Ruleset, describe_window
 from ketamine_guidance._plan import AftercarePlan, Decision, TimelineEntry, plan_for
-from ketamine_guidance._serialize import decision_dict, plan_dict, ruleset_summary_dict, schema_id
+from ketamine_guidance._serialize import decision_dict, plan_dict, ruleset_dict
 from ketamine_guidance._session import Session
 from ketamine_guidance._sheet import render_sheet
 
@@ -159,6 +159,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LOCALE",
         help="how dates are written, such as de_DE (default: en; others need the i18n extra)",
     )
+
+    export = commands.add_parser(
+        "export",
+        help="write a session's plan as JSON, FHIR R4, CDS Hooks cards or iCalendar",
+        description=(
+            "Write the aftercare plan for a session in another system's format: json (the "
+            "plan document), fhir (a FHIR R4 CarePlan; needs --subject), cds (a CDS Hooks "
+            "response for the decisions at --at) or ical (calendar reminders; needs the "
+            "'ical' extra)."
+        ),
+    )
+    _add_session_options(export)
+    _add_ruleset_option(export)
+    export.add_argument(
+        "--format", required=True, choices=("json", "fhir", "cds", "ical"), help="output format"
+    )
+    export.add_argument(
+        "--at",
+        type=_instant,
+        metavar="ISO8601",
+        help="the instant to describe (json: adds the decisions then; fhir: created and "
+        "statuses; cds: required)",
+    )
+    export.add_argument("--subject", metavar="REFERENCE", help="FHIR patient, as Patient/123")
+    export.add_argument(
+        "--source-label",
+        metavar="TEXT",
+        help="CDS Hooks: the service name shown on each card's source",
+    )
     return parser
 
 
@@ -224,21 +253,7 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
     ruleset = _ruleset(args)
     nd = ruleset.next_day_begins
     if args.format == "json":
-        document = {
-            "schema": schema_id("rules"),
-            "ruleset": ruleset_summary_dict(ruleset),
-            "next_day_begins": f"{nd:%H:%M}",
-            "rules": [
-                {
-                    "activity": r.activity,
-                    "label": r.label,
-                    "while_restricted": r.while_restricted.value,
-                    "until": describe_window(r.until, nd),
-                    "clinician_adjustable": r.clinician_adjustable,
-                }
-                for r in ruleset.rules
-            ],
-        }
+        document = ruleset_dict(ruleset)
         _emit_json(document, out)
         return EXIT_OK
     out.write(f"{ruleset.title} (ruleset {ruleset.id} {ruleset.version})\n")
@@ -260,11 +275,47 @@ def _cmd_sheet(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _export_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the export options, if anything (each format's own needs)."""
+    if args.format == "fhir" and args.subject is None:
+        return "export --format fhir needs --subject (a reference, as Patient/123)"
+    if args.format == "cds" and args.at is None:
+        return "export --format cds needs --at (the instant of the order)"
+    if args.subject is not None and args.format != "fhir":
+        return "--subject applies only to --format fhir"
+    if args.source_label is not None and args.format != "cds":
+        return "--source-label applies only to --format cds"
+    if args.at is not None and args.format == "ical":
+        return "--at does not apply to --format ical (the reminders do not change)"
+    return None
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from ketamine_guidance import _interop
+
+    problem = _export_problem(args)
+    if problem is not None:
+        raise UsageError(problem)
+    plan = _plan(args)
+    if args.format == "json":
+        _emit_json(plan_dict(plan, args.at), out)
+    elif args.format == "fhir":
+        _emit_json(_interop.to_fhir_careplan(plan, subject=args.subject, at=args.at), out)
+    elif args.format == "cds":
+        label = args.source_label or _interop.DEFAULT_SOURCE_LABEL
+        decisions = plan.decisions_at(args.at)
+        _emit_json(_interop.cds_response(decisions, source_label=label), out)
+    else:
+        out.write(_interop.to_ical(plan).decode("utf-8"))
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "plan": _cmd_plan,
     "check": _cmd_check,
     "rules": _cmd_rules,
     "sheet": _cmd_sheet,
+    "export": _cmd_export,
 }
 
 

@@ -8,7 +8,9 @@ from attrs import frozen
 
 __all__ = [
     "BeforeSessionEndError",
+    "ExportError",
     "GuidanceError",
+    "MissingExtraError",
     "NaiveDatetimeError",
     "RulesetError",
     "RulesetProblem",
@@ -96,3 +98,14 @@ class RulesetError(GuidanceError, ValueError):
         prefix = f"{source}: " if source else ""
         lines = "; ".join(str(p) for p in self.problems)
         super().__init__(f"{prefix}invalid ruleset: {lines}")
+
+
+class ExportError(GuidanceError, ValueError):
+    """A plan or decision cannot be exported as asked (a bad FHIR subject, for instance)."""
+
+
+class MissingExtraError(GuidanceError, ImportError):
+    """A function needs an optional dependency that is not installed.
+
+    The message names the extra to install (``pip install 'ketamine-guidance[ical]'``).
+    """

@@ -52,6 +52,7 @@ __all__ = [
     "ruleset_from_data",
 ]
 
+RULESET_SCHEMA = "ketamine-guidance/ruleset/v1"
 MAX_FILE_BYTES = 1024 * 1024
 MAX_HOURS = 24 * 366 * 10  # ten years: anything longer is a typing mistake, not a window
 MAX_DAYS = 366 * 10
@@ -305,8 +306,15 @@ class _Reader:
     def advice_items(self, value: object, path: str) -> tuple[Advice, ...]:
         return self.unique(value, path, self.advice, "id")
 
+    def schema(self, value: object, path: str) -> str:
+        # Ruleset documents (Ruleset.to_dict) are tagged; a file may carry the tag too.
+        if value != RULESET_SCHEMA:
+            raise self.fail(path, f"must be {RULESET_SCHEMA!r}, not {value!r}")
+        return RULESET_SCHEMA
+
     def ruleset(self, value: object, path: str) -> Ruleset:
         parsers = {
+            "schema": self.schema,
             "id": self.text,
             "version": self.text,
             "title": self.text,
@@ -319,6 +327,7 @@ class _Reader:
             "effective_from": self.date,
         }
         defaults = {
+            "schema": RULESET_SCHEMA,
             "next_day_begins": DEFAULT_NEXT_DAY_BEGINS,
             "advice": (),
             "contact": None,
@@ -327,7 +336,9 @@ class _Reader:
             "effective_from": None,
         }
         required = ("id", "version", "title", "rules")
-        return Ruleset(**self.table(value, path, parsers, required=required, defaults=defaults))
+        fields = self.table(value, path, parsers, required=required, defaults=defaults)
+        del fields["schema"]
+        return Ruleset(**fields)
 
 
 def _join(path: str, key: str) -> str:

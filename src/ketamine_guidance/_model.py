@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from attrs import field, frozen
 
@@ -185,6 +185,15 @@ class Advice:
     examples: tuple[str, ...] = ()
     symptoms: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """This advice item as a ``ketamine-guidance/advice/v1`` JSON document.
+
+        .. versionadded:: 0.1.0
+        """
+        from ketamine_guidance._serialize import advice_dict
+
+        return advice_dict(self)
+
 
 DEFAULT_NEXT_DAY_BEGINS = dt.time(6, 0)
 
@@ -222,6 +231,19 @@ class Ruleset:
         from ketamine_guidance._loader import ruleset_from_data
 
         return ruleset_from_data(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This ruleset as a ``ketamine-guidance/ruleset/v1`` JSON document.
+
+        The document is a complete, flat ruleset file: :meth:`from_dict` (or
+        :func:`~ketamine_guidance.load_ruleset` on it saved as JSON) gives back an equal
+        ruleset.
+
+        .. versionadded:: 0.1.0
+        """
+        from ketamine_guidance._serialize import ruleset_dict
+
+        return ruleset_dict(self)
 
     @property
     def activities(self) -> tuple[str, ...]:

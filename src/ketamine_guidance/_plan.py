@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from typing import Any
 
 from attrs import field, frozen
 
@@ -72,6 +73,7 @@ class Decision:
     ``permitted_from`` is the earliest instant from which the activity is PERMITTED and
     stays so, in the session's zone (None where the ruleset gives none);
     ``permitted_from_utc`` is the same instant in UTC, safe to store and compare.
+    ``at`` is the instant the decision answers for (None for one built by hand).
     """
 
     activity: str
@@ -83,11 +85,21 @@ class Decision:
     source: Source
     override: Override | None = None
     session: Session
+    at: dt.datetime | None = field(default=None, eq=False)
 
     @property
     def permitted(self) -> bool:
         """False only when the status is NOT_PERMITTED."""
         return self.status is not _NOT_PERMITTED
+
+    def to_dict(self) -> dict[str, Any]:
+        """This decision as a ``ketamine-guidance/decision/v1`` JSON document.
+
+        .. versionadded:: 0.1.0
+        """
+        from ketamine_guidance._serialize import decision_dict
+
+        return decision_dict(self)
 
 
 @frozen(kw_only=True)
@@ -103,6 +115,15 @@ class TimelineEntry:
     source: Source
     clinician_adjustable: bool
     overrides: tuple[Override, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """This entry as a ``ketamine-guidance/timeline-entry/v1`` JSON document.
+
+        .. versionadded:: 0.1.0
+        """
+        from ketamine_guidance._serialize import timeline_entry_dict
+
+        return timeline_entry_dict(self)
 
 
 @frozen
@@ -300,6 +321,17 @@ class AftercarePlan:
 
         return advice_for_symptom(self.ruleset, symptom)
 
+    def to_dict(self, at: dt.datetime | None = None) -> dict[str, Any]:
+        """This plan as a ``ketamine-guidance/plan/v1`` JSON document.
+
+        With ``at``, the document also holds every activity's decision at that instant.
+
+        .. versionadded:: 0.1.0
+        """
+        from ketamine_guidance._serialize import plan_dict
+
+        return plan_dict(self, at)
+
     # Helpers
 
     def _track(self, activity: str) -> _Track:
@@ -342,6 +374,7 @@ class AftercarePlan:
             source=rule.source,
             override=override,
             session=self.session,
+            at=instant,
         )
 
 

@@ -1,0 +1,119 @@
+"""The exports to other systems' formats: FHIR R4, CDS Hooks and iCalendar.
+
+These are thin, documented entry points; each imports its implementation module
+(``_fhir``, ``_cds``, ``_ical``) on first call, so ``import ketamine_guidance`` stays
+fast and the optional ``icalendar`` package is loaded only by :func:`to_ical`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from ketamine_guidance._plan import AftercarePlan, Decision
+
+__all__ = [
+    "ACTIVITY_SYSTEM",
+    "DEFAULT_SOURCE_LABEL",
+    "RESTRICTION_EXTENSION",
+    "cds_response",
+    "to_cds_card",
+    "to_fhir_careplan",
+    "to_ical",
+]
+
+#: The code system of activity ids in FHIR and CDS Hooks output; the codes are the
+#: ruleset's activity ids (``driving``).
+ACTIVITY_SYSTEM = "https://ketamine-guidance.readthedocs.io/fhir/CodeSystem/activity"
+#: The FHIR extension on ``CarePlan.activity.detail`` that gives the activity's status
+#: until it lifts: ``not_permitted``, ``permitted_with_caution`` or ``permitted``.
+RESTRICTION_EXTENSION = (
+    "https://ketamine-guidance.readthedocs.io/fhir/StructureDefinition/restriction"
+)
+#: A CDS Hooks card's ``source.label`` unless the caller names its own service.
+DEFAULT_SOURCE_LABEL = "Ketamine aftercare guidance"
+
+
+def to_fhir_careplan(
+    plan: AftercarePlan, *, subject: str, at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The plan as a FHIR R4 ``CarePlan`` resource, as a JSON-ready dict.
+
+    ``subject`` is the patient reference (``"Patient/123"``).  ``at`` is the instant the
+    resource describes (by default the session's end; no clock is read): it is the
+    ``created`` time and decides each activity's status (``in-progress`` while
+    restricted, ``completed`` once lifted) and the CarePlan's (``completed`` once every
+    restriction has lifted for good, else ``active``).  Each rule becomes an activity
+    coded in :data:`~ketamine_guidance.ACTIVITY_SYSTEM`; not-permitted ones have
+    ``doNotPerform: true``; overrides are the activity's ``progress`` notes; advice items
+    are ``note`` entries.
+
+    Raises :class:`~ketamine_guidance.ExportError` for a subject that is not a reference.
+
+    >>> import datetime as dt
+    >>> from ketamine_guidance import Session, plan_for, to_fhir_careplan
+    >>> ended = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc)
+    >>> plan = plan_for(Session(ended, "America/New_York"))
+    >>> care_plan = to_fhir_careplan(plan, subject="Patient/123")
+    >>> care_plan["resourceType"], care_plan["status"], care_plan["intent"]
+    ('CarePlan', 'active', 'plan')
+
+    .. versionadded:: 0.1.0
+    """
+    from ketamine_guidance._fhir import careplan
+
+    return careplan(plan, subject=subject, at=at)
+
+
+def to_cds_card(
+    decision: Decision, *, source_label: str = DEFAULT_SOURCE_LABEL
+) -> dict[str, Any] | None:
+    """A CDS Hooks card for ``decision``; None for a PERMITTED one (nothing to say).
+
+    ``warning`` for NOT_PERMITTED, ``info`` for PERMITTED_WITH_CAUTION.  The summary
+    (under 140 characters) names the activity's label; the Markdown ``detail`` gives the
+    reason and when the restriction lifts in the patient's local time; ``source`` carries
+    ``source_label`` and the activity as its ``topic``.
+
+    .. versionadded:: 0.1.0
+    """
+    from ketamine_guidance._cds import card
+
+    return card(decision, source_label=source_label)
+
+
+def cds_response(
+    decisions: Iterable[Decision], *, source_label: str = DEFAULT_SOURCE_LABEL
+) -> dict[str, Any]:
+    """A CDS Hooks response, ``{"cards": [...]}``: one card per decision that is not
+    PERMITTED, most restrictive first, in the given order otherwise (``[]`` when there
+    is nothing to say).
+
+    .. versionadded:: 0.1.0
+    """
+    from ketamine_guidance._cds import card
+
+    ranked = sorted(decisions, key=lambda d: -d.status.restrictiveness)
+    cards = [card(d, source_label=source_label) for d in ranked]
+    return {"cards": [c for c in cards if c is not None]}
+
+
+def to_ical(plan: AftercarePlan, *, stamp: dt.datetime | None = None) -> bytes:
+    """The plan as an iCalendar (RFC 5545) file: a reminder when each restriction lifts.
+
+    One event for every rule whose status before it lifts is not PERMITTED, at the
+    instant it lifts, with a display alarm; a restriction that never lifts gets none.
+    Events are written in the session's zone, with its VTIMEZONE, except where the
+    local time is ambiguous (a DST fold) or the zone has no IANA name: those are
+    written in UTC, so calendar programs show the right instant.  ``stamp`` is each
+    event's DTSTAMP (by default the session's end: no clock is read).
+
+    Needs the optional ``icalendar`` package (``pip install 'ketamine-guidance[ical]'``);
+    without it raises :class:`~ketamine_guidance.MissingExtraError`.
+
+    .. versionadded:: 0.1.0
+    """
+    from ketamine_guidance._ical import calendar_bytes
+
+    return calendar_bytes(plan, stamp=stamp)
