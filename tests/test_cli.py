@@ -43,10 +43,10 @@ def test_plan_json_is_tagged_and_uses_offsets():
     document = json.loads(out)
     assert code == 0
     assert document["schema"] == "ketamine-guidance/plan/v1"
+    assert document["timezone"] == "America/New_York"
     assert document["session"] == {
         "ended_at": "2026-11-25T18:30:00-05:00",
         "ended_at_utc": "2026-11-25T23:30:00+00:00",
-        "timezone": "America/New_York",
     }
     driving = next(e for e in document["timeline"] if e["activity"] == "driving")
     assert driving["permitted_from"] == "2026-11-26T06:00:00-05:00"
@@ -98,8 +98,9 @@ def test_rules_json():
     code, out, _ = run("rules", "--format", "json")
     document = json.loads(out)
     assert code == 0
-    assert document["schema"] == "ketamine-guidance/rules/v1"
-    assert document["rules"][0]["until"] == "next day 06:00"
+    assert document["schema"] == "ketamine-guidance/ruleset/v1"
+    assert document["rules"][0]["until"] == "next_day"
+    assert document["next_day_begins"] == "06:00"
 
 
 def test_a_clinic_ruleset_file_is_used(tmp_path: Path):
