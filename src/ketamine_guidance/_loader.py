@@ -56,6 +56,9 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_HOURS = 24 * 366 * 10  # ten years: anything longer is a typing mistake, not a window
 MAX_DAYS = 366 * 10
 
+# Only YYYY-MM-DD: from Python 3.11 on, date.fromisoformat also takes forms such as
+# "20260115" and "2026-W03-4", which 3.10 and the JSON Schema refuse.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _ID = re.compile(r"[a-z][a-z0-9_]*")
 _SIMPLE_WINDOWS: dict[str, Window] = {
@@ -158,7 +161,7 @@ class _Reader:
     def date(self, value: object, path: str) -> dt.date:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
-        if isinstance(value, str):
+        if isinstance(value, str) and _DATE.fullmatch(value):
             with contextlib.suppress(ValueError):
                 return dt.date.fromisoformat(value)
         raise self.fail(path, f"must be a date as YYYY-MM-DD, not {value!r}")
@@ -364,7 +367,14 @@ def read_ruleset_data(path: str | Path) -> object:
                 [RulesetProblem("", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")],
                 source=name,
             )
-        raw = p.read_bytes()
+        # Read at most one byte past the limit: stat() says 0 for pipes and devices.
+        with p.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise RulesetError(
+                [RulesetProblem("", f"file is over {MAX_FILE_BYTES} bytes, the limit")],
+                source=name,
+            )
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise RulesetError(
