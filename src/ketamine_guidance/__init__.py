@@ -15,12 +15,14 @@ from ketamine_guidance._errors import (
     GuidanceError,
     NaiveDatetimeError,
     RulesetError,
+    RulesetFileError,
+    RulesetNotInEffectError,
     RulesetProblem,
     UnknownActivityError,
     UnknownSymptomError,
     UnknownTimezoneError,
 )
-from ketamine_guidance._loader import default_ruleset, load_ruleset
+from ketamine_guidance._loader import default_ruleset, load_ruleset, validate_ruleset
 from ketamine_guidance._model import (
     Advice,
     AdviceCategory,
@@ -59,6 +61,7 @@ __all__ = [
     "Source",
     "default_ruleset",
     "load_ruleset",
+    "validate_ruleset",
     # Windows
     "DayAt",
     "EndOfDay",
@@ -73,6 +76,8 @@ __all__ = [
     "GuidanceError",
     "NaiveDatetimeError",
     "RulesetError",
+    "RulesetFileError",
+    "RulesetNotInEffectError",
     "RulesetProblem",
     "UnknownActivityError",
     "UnknownSymptomError",

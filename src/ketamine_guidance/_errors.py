@@ -11,6 +11,8 @@ __all__ = [
     "GuidanceError",
     "NaiveDatetimeError",
     "RulesetError",
+    "RulesetFileError",
+    "RulesetNotInEffectError",
     "RulesetProblem",
     "UnknownActivityError",
     "UnknownSymptomError",
@@ -95,3 +97,17 @@ class RulesetError(GuidanceError, ValueError):
         prefix = f"{source}: " if source else ""
         lines = "; ".join(str(p) for p in self.problems)
         super().__init__(f"{prefix}invalid ruleset: {lines}")
+
+
+class RulesetFileError(RulesetError):
+    """A ruleset file is missing or cannot be read (as opposed to read and found invalid).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class RulesetNotInEffectError(GuidanceError, ValueError):
+    """A ruleset was used for a session that ended before the ruleset's ``effective_from``.
+
+    .. versionadded:: 0.1.0
+    """
