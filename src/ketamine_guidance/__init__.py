@@ -10,6 +10,7 @@ False
 <Status.PERMITTED: 'permitted'>
 """
 
+from ketamine_guidance._course import CoursePlan, plan_for_course
 from ketamine_guidance._errors import (
     BeforeSessionEndError,
     GuidanceError,
@@ -47,12 +48,14 @@ __version__ = "0.1.0"
 __all__ = [
     # Sessions and plans
     "AftercarePlan",
+    "CoursePlan",
     "Decision",
     "Override",
     "Session",
     "Status",
     "TimelineEntry",
     "plan_for",
+    "plan_for_course",
     # Rulesets
     "Advice",
     "AdviceCategory",
