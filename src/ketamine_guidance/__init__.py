@@ -11,6 +11,7 @@ False
 """
 
 from ketamine_guidance._course import CoursePlan, plan_for_course
+from ketamine_guidance._diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._errors import (
     BeforeSessionEndError,
     GuidanceError,
@@ -65,6 +66,11 @@ __all__ = [
     "default_ruleset",
     "load_ruleset",
     "validate_ruleset",
+    # Reviewing rulesets
+    "FieldChange",
+    "ItemChange",
+    "RulesetDiff",
+    "diff_rulesets",
     # Windows
     "DayAt",
     "EndOfDay",

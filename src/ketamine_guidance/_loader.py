@@ -107,7 +107,7 @@ class _Reader:
         except _InvalidFieldError:
             return None
 
-    def table(
+    def table(  # noqa: PLR0913  (the options after * are keyword-only, each named at the call)
         self,
         value: object,
         path: str,
@@ -115,8 +115,13 @@ class _Reader:
         *,
         required: tuple[str, ...],
         defaults: Mapping[str, object],
+        partial: bool = False,
     ) -> dict[str, Any]:
-        """Parse a table field by field; raise once every problem in it is recorded."""
+        """Parse a table field by field; raise once every problem in it is recorded.
+
+        With ``partial``, do not raise: a field that failed is None, so checks across
+        fields can still run on the fields that did parse.
+        """
         if not isinstance(value, Mapping):
             raise self.fail(path, f"must be a table, not {_kind(value)}")
         before = len(self.problems)
@@ -132,7 +137,7 @@ class _Reader:
                 self.fail(_join(path, key), "is required")
             else:
                 fields[key] = defaults[key]
-        if len(self.problems) > before:
+        if len(self.problems) > before and not partial:
             raise _InvalidFieldError
         return fields
 
@@ -365,7 +370,8 @@ class _Reader:
         return self.unique(value, path, self.advice, "id")
 
     def ruleset(self, value: object, path: str) -> Ruleset:
-        extending = isinstance(value, Mapping) and "extends" in value
+        given = set(value) if isinstance(value, Mapping) else set()
+        extending = "extends" in given
         parsers: dict[str, Callable[[object, str], object]] = {
             "id": self.text,
             "version": self.text,
@@ -384,8 +390,8 @@ class _Reader:
         defaults = {
             "extends": None,
             "rules": (),
-            "remove": None,
-            "remove_advice": None,
+            "remove": (),
+            "remove_advice": (),
             "next_day_begins": None,
             "advice": (),
             "contact": None,
@@ -394,20 +400,25 @@ class _Reader:
             "effective_from": None,
         }
         required = ("id", "version", "title") if extending else ("id", "version", "title", "rules")
-        fields = self.table(value, path, parsers, required=required, defaults=defaults)
+        # Read every field even if some fail, so that the checks across fields below
+        # report their problems in the same pass.
+        fields = self.table(
+            value, path, parsers, required=required, defaults=defaults, partial=True
+        )
         base: Ruleset | None = fields.pop("extends")
         removals = {key: fields.pop(key) for key in ("remove", "remove_advice")}
-        if base is None:
-            for key, removed in removals.items():
-                if removed is not None:
+        if not extending:
+            for key in removals:
+                if key in given:
                     self.fail(_join(path, key), "only a ruleset that extends another may remove")
             if fields["next_day_begins"] is None:
                 fields["next_day_begins"] = DEFAULT_NEXT_DAY_BEGINS
-        else:
+        elif base is not None:
             # id, version, title and the review fields are this file's own; the next
             # morning and the contact are inherited unless this file sets them.
-            self._merge(base, fields, removals["remove"] or (), "rules")
-            self._merge(base, fields, removals["remove_advice"] or (), "advice")
+            for key, remove_key in (("rules", "remove"), ("advice", "remove_advice")):
+                if fields[key] is not None and removals[remove_key] is not None:
+                    self._merge(base, fields, removals[remove_key], key)
             for key in ("next_day_begins", "contact"):
                 if fields[key] is None:
                     fields[key] = getattr(base, key)
