@@ -42,6 +42,7 @@ from ketamine_guidance._model import (
     Window,
 )
 from ketamine_guidance._plan import AftercarePlan, Decision, Override, TimelineEntry, plan_for
+from ketamine_guidance._schema import ruleset_schema
 from ketamine_guidance._session import Session
 
 __version__ = "0.1.0"
@@ -66,6 +67,7 @@ __all__ = [
     "default_ruleset",
     "load_ruleset",
     "validate_ruleset",
+    "ruleset_schema",
     # Reviewing rulesets
     "FieldChange",
     "ItemChange",

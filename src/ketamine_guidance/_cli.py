@@ -20,6 +20,7 @@ from ketamine_guidance._format import format_local
 from ketamine_guidance._loader import default_ruleset, load_ruleset, validate_ruleset
 from ketamine_guidance._model import Immediately, Ruleset, describe_window
 from ketamine_guidance._plan import AftercarePlan, Decision, TimelineEntry, plan_for
+from ketamine_guidance._schema import ruleset_schema_text
 from ketamine_guidance._serialize import decision_dict, plan_dict, ruleset_summary_dict, schema_id
 from ketamine_guidance._session import Session
 
@@ -158,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="a ruleset file, TOML or JSON")
+
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema for ruleset files",
+        description="Print the JSON Schema (draft 2020-12) for ruleset files, for editors.",
+    )
     return parser
 
 
@@ -307,12 +314,18 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def _cmd_schema(_args: argparse.Namespace, out: TextIO) -> int:
+    out.write(ruleset_schema_text())
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "plan": _cmd_plan,
     "check": _cmd_check,
     "rules": _cmd_rules,
     "diff": _cmd_diff,
     "validate": _cmd_validate,
+    "schema": _cmd_schema,
 }
 
 

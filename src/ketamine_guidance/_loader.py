@@ -61,8 +61,8 @@ MAX_EXTENDS_DEPTH = 8  # a chain of bases deeper than this is a mistake, not a d
 
 # Only YYYY-MM-DD: from Python 3.11 on, date.fromisoformat also takes forms such as
 # "20260115" and "2026-W03-4", which 3.10 and the JSON Schema refuse.
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits: \d takes any script's
 _ID = re.compile(r"[a-z][a-z0-9_]*")
 _SIMPLE_WINDOWS: dict[str, Window] = {
     "immediately": Immediately(),
@@ -207,7 +207,8 @@ class _Reader:
         return self._number(value, path, "a positive number of hours", MAX_HOURS)
 
     def day(self, value: object, path: str) -> int:
-        if isinstance(value, float):
+        # 2.0 is a whole number (as JSON Schema's "integer" says); 2.5 is not.
+        if isinstance(value, float) and not value.is_integer():
             raise self.fail(path, f"must be a whole number of days, not {value!r}")
         return int(self._number(value, path, "a whole number of days from 1", MAX_DAYS))
 
