@@ -182,7 +182,8 @@ class CoursePlan:
         """A new course plan in which the override applies to every session of the course.
 
         An override that starts before a session ended applies to that session from its
-        end, as in :meth:`AftercarePlan.with_override`.  The plan it is called on is
+        end, as in
+        :meth:`~ketamine_guidance.AftercarePlan.with_override`.  The plan it is called on is
         unchanged.
         """
         self._track(activity)
