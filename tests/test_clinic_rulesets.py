@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ketamine_guidance import Ruleset, RulesetError, load_ruleset
+from ketamine_guidance import Ruleset, RulesetError, load_ruleset, validate_ruleset
 from ketamine_guidance._loader import MAX_FILE_BYTES
 
 SOURCE = {"title": "Example Clinic aftercare sheet", "section": "Driving"}
@@ -347,3 +347,11 @@ def test_validate_takes_data() -> None:
 
     assert validate_ruleset(minimal()) == []
     assert [p.path for p in validate_ruleset(minimal(colour="red"))] == ["colour"]
+
+
+@pytest.mark.parametrize(("day", "ok"), [(2.0, True), (2.5, False), (0, False), (True, False)])
+def test_a_day_is_a_whole_number_from_one(day: object, ok: bool) -> None:
+    data = minimal()
+    data["rules"][0]["until"] = {"day": day, "at": "07:00"}
+    problems = [p.path for p in validate_ruleset(data)]
+    assert problems == ([] if ok else ["rules[0].until.day"])
