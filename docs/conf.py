@@ -53,3 +53,10 @@ doctest_global_setup = """
 import datetime as dt
 from ketamine_guidance import *
 """
+
+# The example clinic rulesets, as a path the doctests can load from any working directory.
+_EXAMPLES = str(__import__("pathlib").Path(__file__).resolve().parent / "examples")
+doctest_global_setup += f"""
+import pathlib
+EXAMPLES = pathlib.Path({_EXAMPLES!r})
+"""

@@ -10,6 +10,8 @@ False
 <Status.PERMITTED: 'permitted'>
 """
 
+from ketamine_guidance._course import CoursePlan, plan_for_course
+from ketamine_guidance._diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._errors import (
     BeforeSessionEndError,
     ExportError,
@@ -17,6 +19,8 @@ from ketamine_guidance._errors import (
     MissingExtraError,
     NaiveDatetimeError,
     RulesetError,
+    RulesetFileError,
+    RulesetNotInEffectError,
     RulesetProblem,
     UnknownActivityError,
     UnknownSymptomError,
@@ -31,7 +35,7 @@ from ketamine_guidance._interop import (
     to_fhir_careplan,
     to_ical,
 )
-from ketamine_guidance._loader import default_ruleset, load_ruleset
+from ketamine_guidance._loader import default_ruleset, load_ruleset, validate_ruleset
 from ketamine_guidance._model import (
     Advice,
     AdviceCategory,
@@ -49,6 +53,7 @@ from ketamine_guidance._model import (
     Window,
 )
 from ketamine_guidance._plan import AftercarePlan, Decision, Override, TimelineEntry, plan_for
+from ketamine_guidance._schema import ruleset_schema
 from ketamine_guidance._session import Session
 from ketamine_guidance._sheet import SheetFormat, render_sheet
 
@@ -57,12 +62,14 @@ __version__ = "0.1.0"
 __all__ = [
     # Sessions and plans
     "AftercarePlan",
+    "CoursePlan",
     "Decision",
     "Override",
     "Session",
     "Status",
     "TimelineEntry",
     "plan_for",
+    "plan_for_course",
     # The patient's aftercare sheet
     "SheetFormat",
     "render_sheet",
@@ -74,6 +81,13 @@ __all__ = [
     "Source",
     "default_ruleset",
     "load_ruleset",
+    "validate_ruleset",
+    "ruleset_schema",
+    # Reviewing rulesets
+    "FieldChange",
+    "ItemChange",
+    "RulesetDiff",
+    "diff_rulesets",
     # Windows
     "DayAt",
     "EndOfDay",
@@ -98,6 +112,8 @@ __all__ = [
     "MissingExtraError",
     "NaiveDatetimeError",
     "RulesetError",
+    "RulesetFileError",
+    "RulesetNotInEffectError",
     "RulesetProblem",
     "UnknownActivityError",
     "UnknownSymptomError",

@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ketamine_guidance import __version__
-from ketamine_guidance._errors import GuidanceError
+from ketamine_guidance._diff import diff_rulesets
+from ketamine_guidance._errors import GuidanceError, RulesetFileError
 from ketamine_guidance._format import format_local
-from ketamine_guidance._loader import default_ruleset, load_ruleset
+from ketamine_guidance._loader import default_ruleset, load_ruleset, validate_ruleset
 from ketamine_guidance._model import Immediately, Ruleset, describe_window
 from ketamine_guidance._plan import AftercarePlan, Decision, TimelineEntry, plan_for
+from ketamine_guidance._schema import ruleset_schema_text
 from ketamine_guidance._serialize import decision_dict, plan_dict, ruleset_dict
 from ketamine_guidance._session import Session
 from ketamine_guidance._sheet import render_sheet
@@ -28,6 +30,7 @@ __all__ = ["build_parser", "main"]
 
 PROG = "ketamine-guidance"
 EXIT_OK, EXIT_NOT_PERMITTED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_DIFFERENT = EXIT_PROBLEMS = 1  # diff and validate: the answer is "no"
 
 
 class UsageError(Exception):
@@ -188,6 +191,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help="CDS Hooks: the service name shown on each card's source",
     )
+
+    diff = commands.add_parser(
+        "diff",
+        help="show what changed between two rulesets (exit 0 same, 1 different)",
+        description=(
+            "Show the rules and advice added, removed and changed from OLD to NEW, field by "
+            "field, with windows in words.  Write 'default' for the built-in ruleset.  "
+            "Exit status: 0 equal, 1 different, 2 bad input."
+        ),
+    )
+    diff.add_argument("old", metavar="OLD", help="a ruleset file, or 'default'")
+    diff.add_argument("new", metavar="NEW", help="a ruleset file, or 'default'")
+
+    validate = commands.add_parser(
+        "validate",
+        help="check ruleset files and list every problem (exit 0 clean, 1 problems)",
+        description=(
+            "Check each FILE and print every problem as 'FILE: path: message'.  Exit status: "
+            "0 all clean, 1 problems (syntax errors and oversize files included), 2 a file "
+            "that is missing or cannot be read."
+        ),
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a ruleset file, TOML or JSON")
+
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema for ruleset files",
+        description="Print the JSON Schema (draft 2020-12) for ruleset files, for editors.",
+    )
     return parser
 
 
@@ -257,6 +289,8 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
         _emit_json(document, out)
         return EXIT_OK
     out.write(f"{ruleset.title} (ruleset {ruleset.id} {ruleset.version})\n")
+    for line in _governance_lines(ruleset):
+        out.write(f"{line}\n")
     out.write(f"The next day begins at {nd:%H:%M} local time.\n\n")
     width = max(len(r.activity) for r in ruleset.rules)
     for r in ruleset.rules:
@@ -310,12 +344,63 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _governance_lines(ruleset: Ruleset) -> list[str]:
+    """Who reviewed the ruleset and when it takes effect, where the file says."""
+    lines = []
+    if ruleset.reviewed_by or ruleset.reviewed_on:
+        by = f" by {ruleset.reviewed_by}" if ruleset.reviewed_by else ""
+        on = f" on {ruleset.reviewed_on.isoformat()}" if ruleset.reviewed_on else ""
+        lines.append(f"Reviewed{by}{on}.")
+    else:
+        lines.append("Not marked as reviewed.")
+    if ruleset.effective_from:
+        lines.append(f"In effect for sessions from {ruleset.effective_from.isoformat()}.")
+    return lines
+
+
+def _named_ruleset(name: str) -> Ruleset:
+    """A ruleset file, or the built-in one for 'default' (as in ``extends``)."""
+    return default_ruleset() if name == "default" else load_ruleset(name)
+
+
+def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    diff = diff_rulesets(_named_ruleset(args.old), _named_ruleset(args.new))
+    for line in diff.lines():
+        out.write(f"{line}\n")
+    return EXIT_OK if diff.is_empty else EXIT_DIFFERENT
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    status = EXIT_OK
+    for name in args.files:
+        try:
+            problems = validate_ruleset(name)
+        except RulesetFileError as exc:
+            (problem,) = exc.problems
+            args.err.write(f"{PROG}: error: {name}: {problem.message}\n")
+            status = EXIT_BAD_INPUT
+            continue
+        for problem in problems:
+            out.write(f"{name}: {problem}\n")
+        if problems and status == EXIT_OK:
+            status = EXIT_PROBLEMS
+    return status
+
+
+def _cmd_schema(_args: argparse.Namespace, out: TextIO) -> int:
+    out.write(ruleset_schema_text())
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "plan": _cmd_plan,
     "check": _cmd_check,
     "rules": _cmd_rules,
     "sheet": _cmd_sheet,
     "export": _cmd_export,
+    "diff": _cmd_diff,
+    "validate": _cmd_validate,
+    "schema": _cmd_schema,
 }
 
 
@@ -327,6 +412,7 @@ def main(
     err = sys.stderr if err is None else err
     try:
         args = build_parser().parse_args(argv)
+        args.err = err  # for commands that report some inputs as bad and go on (validate)
         return _COMMANDS[args.command](args, out)
     except UsageError as exc:
         err.write(f"{PROG}: error: {exc}\n")

@@ -13,6 +13,8 @@ __all__ = [
     "MissingExtraError",
     "NaiveDatetimeError",
     "RulesetError",
+    "RulesetFileError",
+    "RulesetNotInEffectError",
     "RulesetProblem",
     "UnknownActivityError",
     "UnknownSymptomError",
@@ -108,4 +110,18 @@ class MissingExtraError(GuidanceError, ImportError):
     """A function needs an optional dependency that is not installed.
 
     The message names the extra to install (``pip install 'ketamine-guidance[ical]'``).
+    """
+
+
+class RulesetFileError(RulesetError):
+    """A ruleset file is missing or cannot be read (as opposed to read and found invalid).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class RulesetNotInEffectError(GuidanceError, ValueError):
+    """A ruleset was used for a session that ended before the ruleset's ``effective_from``.
+
+    .. versionadded:: 0.1.0
     """

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ketamine_guidance._errors import RulesetError, RulesetProblem
+from ketamine_guidance._errors import RulesetError, RulesetFileError, RulesetProblem
 from ketamine_guidance._model import (
     DEFAULT_NEXT_DAY_BEGINS,
     Advice,
@@ -50,14 +51,19 @@ __all__ = [
     "load_ruleset",
     "read_ruleset_data",
     "ruleset_from_data",
+    "validate_ruleset",
 ]
 
 RULESET_SCHEMA = "ketamine-guidance/ruleset/v1"
 MAX_FILE_BYTES = 1024 * 1024
 MAX_HOURS = 24 * 366 * 10  # ten years: anything longer is a typing mistake, not a window
 MAX_DAYS = 366 * 10
+MAX_EXTENDS_DEPTH = 8  # a chain of bases deeper than this is a mistake, not a design
 
-_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# Only YYYY-MM-DD: from Python 3.11 on, date.fromisoformat also takes forms such as
+# "20260115" and "2026-W03-4", which 3.10 and the JSON Schema refuse.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits: \d takes any script's
 _ID = re.compile(r"[a-z][a-z0-9_]*")
 _SIMPLE_WINDOWS: dict[str, Window] = {
     "immediately": Immediately(),
@@ -86,8 +92,10 @@ class _Reader:
     gives up on the table if any of them failed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, base_dir: Path | None = None, chain: tuple[Path, ...] = ()) -> None:
         self.problems: list[RulesetProblem] = []
+        self.base_dir = base_dir  # where ``extends`` paths start; None: only "default"
+        self.chain = chain  # the files being loaded, outermost first (to find cycles)
 
     def fail(self, path: str, message: str) -> _InvalidFieldError:
         self.problems.append(RulesetProblem(path, message))
@@ -100,7 +108,7 @@ class _Reader:
         except _InvalidFieldError:
             return None
 
-    def table(
+    def table(  # noqa: PLR0913  (the options after * are keyword-only, each named at the call)
         self,
         value: object,
         path: str,
@@ -108,8 +116,13 @@ class _Reader:
         *,
         required: tuple[str, ...],
         defaults: Mapping[str, object],
+        partial: bool = False,
     ) -> dict[str, Any]:
-        """Parse a table field by field; raise once every problem in it is recorded."""
+        """Parse a table field by field; raise once every problem in it is recorded.
+
+        With ``partial``, do not raise: a field that failed is None, so checks across
+        fields can still run on the fields that did parse.
+        """
         if not isinstance(value, Mapping):
             raise self.fail(path, f"must be a table, not {_kind(value)}")
         before = len(self.problems)
@@ -125,7 +138,7 @@ class _Reader:
                 self.fail(_join(path, key), "is required")
             else:
                 fields[key] = defaults[key]
-        if len(self.problems) > before:
+        if len(self.problems) > before and not partial:
             raise _InvalidFieldError
         return fields
 
@@ -159,7 +172,7 @@ class _Reader:
     def date(self, value: object, path: str) -> dt.date:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
-        if isinstance(value, str):
+        if isinstance(value, str) and _DATE.fullmatch(value):
             with contextlib.suppress(ValueError):
                 return dt.date.fromisoformat(value)
         raise self.fail(path, f"must be a date as YYYY-MM-DD, not {value!r}")
@@ -195,7 +208,8 @@ class _Reader:
         return self._number(value, path, "a positive number of hours", MAX_HOURS)
 
     def day(self, value: object, path: str) -> int:
-        if isinstance(value, float):
+        # 2.0 is a whole number (as JSON Schema's "integer" says); 2.5 is not.
+        if isinstance(value, float) and not value.is_integer():
             raise self.fail(path, f"must be a whole number of days, not {value!r}")
         return int(self._number(value, path, "a whole number of days from 1", MAX_DAYS))
 
@@ -303,6 +317,57 @@ class _Reader:
             raise self.fail(path, "must list at least one rule")
         return rules
 
+    def rules_or_none(self, value: object, path: str) -> tuple[Rule, ...]:
+        """The rules of a file that extends another: it may list none of its own."""
+        return self.unique(value, path, self.rule, "activity")
+
+    def base(self, value: object, path: str) -> Ruleset:
+        """The ruleset named by ``extends``: "default", or a file relative to this one."""
+        name = self.text(value, path)
+        if name == "default":
+            return default_ruleset()
+        if self.base_dir is None:
+            raise self.fail(
+                path,
+                f"cannot extend {name!r}: a ruleset given as data may only extend 'default' "
+                "(load the file with load_ruleset to extend another file)",
+            )
+        target = (self.base_dir / name).resolve()
+        if target in self.chain:
+            names = " -> ".join(p.name for p in (*self.chain, target))
+            raise self.fail(path, f"extends itself: {names}")
+        if len(self.chain) > MAX_EXTENDS_DEPTH:
+            raise self.fail(path, f"more than {MAX_EXTENDS_DEPTH} levels of extends")
+        try:
+            data = read_ruleset_data(target)
+            return ruleset_from_data(data, source=name, _origin=(*self.chain, target))
+        except RulesetError as exc:
+            for problem in exc.problems:
+                where = f"{problem.path}: " if problem.path else ""
+                self.fail(path, f"base {name!r}: {where}{problem.message}")
+            raise _InvalidFieldError from None
+
+    def _merge(
+        self, base: Ruleset, fields: dict[str, Any], remove: tuple[str, ...], key: str
+    ) -> None:
+        """Put the base's items, less those removed, with this file's replacing and added."""
+        attr = "activity" if key == "rules" else "id"
+        remove_key = "remove" if key == "rules" else "remove_advice"
+        own = {getattr(item, attr): item for item in fields[key]}
+        inherited = {getattr(item, attr): item for item in getattr(base, key)}
+        for i, ident in enumerate(remove):
+            where = f"{remove_key}[{i}]"
+            if ident not in inherited:
+                known = ", ".join(inherited) or "none"
+                self.fail(where, f"{ident!r} is not in the base ruleset (it has: {known})")
+            elif ident in own:
+                self.fail(where, f"{ident!r} is removed and also given in {key}; keep one")
+        merged = {k: own.get(k, v) for k, v in inherited.items() if k not in remove}
+        merged.update(own)
+        if key == "rules" and not merged:
+            self.fail(remove_key, "removes every rule; a ruleset needs at least one")
+        fields[key] = tuple(merged.values())
+
     def advice_items(self, value: object, path: str) -> tuple[Advice, ...]:
         return self.unique(value, path, self.advice, "id")
 
@@ -313,12 +378,17 @@ class _Reader:
         return RULESET_SCHEMA
 
     def ruleset(self, value: object, path: str) -> Ruleset:
-        parsers = {
+        given = set(value) if isinstance(value, Mapping) else set()
+        extending = "extends" in given
+        parsers: dict[str, Callable[[object, str], object]] = {
             "schema": self.schema,
             "id": self.text,
             "version": self.text,
             "title": self.text,
-            "rules": self.rules,
+            "extends": self.base,
+            "rules": self.rules_or_none if extending else self.rules,
+            "remove": self.idents,
+            "remove_advice": self.idents,
             "next_day_begins": self.hhmm,
             "advice": self.advice_items,
             "contact": self.text,
@@ -328,16 +398,43 @@ class _Reader:
         }
         defaults = {
             "schema": RULESET_SCHEMA,
-            "next_day_begins": DEFAULT_NEXT_DAY_BEGINS,
+            "extends": None,
+            "rules": (),
+            "remove": (),
+            "remove_advice": (),
+            "next_day_begins": None,
             "advice": (),
             "contact": None,
             "reviewed_by": None,
             "reviewed_on": None,
             "effective_from": None,
         }
-        required = ("id", "version", "title", "rules")
-        fields = self.table(value, path, parsers, required=required, defaults=defaults)
+        required = ("id", "version", "title") if extending else ("id", "version", "title", "rules")
+        # Read every field even if some fail, so that the checks across fields below
+        # report their problems in the same pass.
+        fields = self.table(
+            value, path, parsers, required=required, defaults=defaults, partial=True
+        )
         del fields["schema"]
+        base: Ruleset | None = fields.pop("extends")
+        removals = {key: fields.pop(key) for key in ("remove", "remove_advice")}
+        if not extending:
+            for key in removals:
+                if key in given:
+                    self.fail(_join(path, key), "only a ruleset that extends another may remove")
+            if fields["next_day_begins"] is None:
+                fields["next_day_begins"] = DEFAULT_NEXT_DAY_BEGINS
+        elif base is not None:
+            # id, version, title and the review fields are this file's own; the next
+            # morning and the contact are inherited unless this file sets them.
+            for key, remove_key in (("rules", "remove"), ("advice", "remove_advice")):
+                if fields[key] is not None and removals[remove_key] is not None:
+                    self._merge(base, fields, removals[remove_key], key)
+            for key in ("next_day_begins", "contact"):
+                if fields[key] is None:
+                    fields[key] = getattr(base, key)
+        if self.problems:
+            raise _InvalidFieldError
         return Ruleset(**fields)
 
 
@@ -355,16 +452,23 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def ruleset_from_data(data: object, *, source: str | None = None) -> Ruleset:
-    """Validate raw data (as parsed from TOML or JSON) into a :class:`Ruleset`."""
-    reader = _Reader()
+def ruleset_from_data(
+    data: object, *, source: str | None = None, _origin: tuple[Path, ...] = ()
+) -> Ruleset:
+    """Validate raw data (as parsed from TOML or JSON) into a :class:`Ruleset`.
+
+    ``_origin`` is the chain of files being loaded, this one last: an ``extends``
+    path is read relative to the last.  Without it, only ``extends = "default"`` works.
+    """
+    base_dir = _origin[-1].parent if _origin else None
+    reader = _Reader(base_dir=base_dir, chain=_origin)
     ruleset = reader.attempt(data, "", reader.ruleset)
     if ruleset is None:
         raise RulesetError(reader.problems, source=source)
     return ruleset
 
 
-def read_ruleset_data(path: str | Path) -> object:
+def read_ruleset_data(path: str | os.PathLike[str]) -> object:
     """Read a ruleset file's raw data (TOML by default; JSON for ``.json``)."""
     p = Path(path)
     name = str(path)
@@ -375,10 +479,17 @@ def read_ruleset_data(path: str | Path) -> object:
                 [RulesetProblem("", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")],
                 source=name,
             )
-        raw = p.read_bytes()
+        # Read at most one byte past the limit: stat() says 0 for pipes and devices.
+        with p.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise RulesetError(
+                [RulesetProblem("", f"file is over {MAX_FILE_BYTES} bytes, the limit")],
+                source=name,
+            )
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise RulesetError(
+        raise RulesetFileError(
             [RulesetProblem("", f"cannot read file: {reason}")], source=name
         ) from None
     try:
@@ -394,12 +505,41 @@ def read_ruleset_data(path: str | Path) -> object:
         raise RulesetError([RulesetProblem("", f"not valid {kind}: {exc}")], source=name) from None
 
 
-def load_ruleset(path: str | Path) -> Ruleset:
+def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
     """Load and validate a ruleset file: TOML, or JSON when the name ends in ``.json``.
 
     Raises :class:`~ketamine_guidance.RulesetError` naming the file and every problem.
     """
-    return ruleset_from_data(read_ruleset_data(path), source=str(path))
+    data = read_ruleset_data(path)
+    return ruleset_from_data(data, source=str(path), _origin=(Path(path).resolve(),))
+
+
+def validate_ruleset(data_or_path: object) -> list[RulesetProblem]:
+    """Every problem in a ruleset, each with its field path; an empty list if it is valid.
+
+    ``data_or_path`` is a file path (``str`` or path-like; TOML, or JSON for ``.json``)
+    or the data already parsed from one.  Syntax errors and oversize files are problems
+    too (with an empty path).  A file that is missing or cannot be read raises
+    :class:`~ketamine_guidance.RulesetFileError`: that is not a problem in the file.
+
+    >>> data = {"id": "x", "version": "1", "title": "X", "rules": [], "next_day_begins": "6am"}
+    >>> for problem in validate_ruleset(data):
+    ...     print(problem)
+    rules: must list at least one rule
+    next_day_begins: must be a time as HH:MM (00:00 to 23:59), not '6am'
+
+    .. versionadded:: 0.1.0
+    """
+    try:
+        if isinstance(data_or_path, str | os.PathLike):
+            load_ruleset(os.fspath(data_or_path))
+        else:
+            ruleset_from_data(data_or_path)
+    except RulesetFileError:
+        raise
+    except RulesetError as exc:
+        return list(exc.problems)
+    return []
 
 
 @functools.cache

@@ -8,7 +8,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ketamine_guidance._errors import BeforeSessionEndError, GuidanceError
+from ketamine_guidance._errors import BeforeSessionEndError, RulesetNotInEffectError
 from ketamine_guidance._model import (
     Advice,
     AdviceCategory,
@@ -203,9 +203,9 @@ class AftercarePlan:
             if ended_day < ruleset.effective_from:
                 msg = (
                     f"ruleset {ruleset.id!r} takes effect on {ruleset.effective_from}, "
-                    f"after this session ended ({ended_day})"
+                    f"after this session ended ({ended_day}, the patient's local date)"
                 )
-                raise GuidanceError(msg)
+                raise RulesetNotInEffectError(msg)
         ended = session.ended_at_utc
         tz = session.timezone
         local_day = session.ended_at_local.date()
