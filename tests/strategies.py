@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import strategies as st
 
