@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from typing import NamedTuple
 
 from attrs import field, frozen
 
@@ -97,58 +98,79 @@ class TimelineEntry:
     overrides: tuple[Override, ...] = ()
 
 
-@frozen
-class _Segment:
+class _Segment(NamedTuple):
+    """From ``start`` (UTC) on, the activity has ``status``, set by ``override`` if any."""
+
     start: dt.datetime
     status: Status
     override: Override | None
 
 
-@frozen
-class _Track:
-    """One activity's status over time, as segments that start at the session's end."""
+class _Track(NamedTuple):
+    """One activity's status over time, as segments that start at the session's end.
+
+    ``gate`` is a shortcut for ``is_permitted``: the instant from which the activity is
+    permitted for good, True (always), False (never), or None (look the segment up).
+    A named tuple, not an attrs class: a plan builds one per rule, so it must be cheap.
+    """
 
     rule: Rule
     status_until_lift: Status
     segments: tuple[_Segment, ...]
     starts: tuple[dt.datetime, ...]
     permitted_from: dt.datetime | None
+    gate: dt.datetime | bool | None
 
     @classmethod
     def build(
         cls, rule: Rule, ended: dt.datetime, lift: dt.datetime | None, overrides: list[Override]
     ) -> _Track:
         before = _PERMITTED if lift == ended else rule.while_restricted
-        segments = [_Segment(ended, before, None)]
+        if not overrides:  # the common case, without the general machinery below
+            first = _Segment(ended, before, None)
+            if lift is None or lift == ended:
+                since = ended if before is _PERMITTED else None
+                return cls(rule, before, (first,), (ended,), since, before is not _NOT_PERMITTED)
+            since = ended if before is _PERMITTED else lift
+            gate = lift if before is _NOT_PERMITTED else True
+            return cls(
+                rule, before, (first, _Segment(lift, _PERMITTED, None)), (ended, lift), since, gate
+            )
+        listed = [_Segment(ended, before, None)]
         if lift is not None and lift != ended:
-            segments.append(_Segment(lift, _PERMITTED, None))
+            listed.append(_Segment(lift, _PERMITTED, None))
         # Overrides apply from their instant on; the later one wins (stable sort: the
         # one added last wins a tie).
         for ov in sorted(overrides, key=lambda o: o.effective_from_utc):
             start = max(ov.effective_from_utc, ended)
-            segments = [s for s in segments if s.start < start]
-            segments.append(_Segment(start, ov.status, ov))
+            listed = [s for s in listed if s.start < start]
+            listed.append(_Segment(start, ov.status, ov))
         permitted_from = None
-        for seg in reversed(segments):
+        for seg in reversed(listed):
             if seg.status is not _PERMITTED:
                 break
             permitted_from = seg.start
+        segments = tuple(listed)
         starts = tuple(s.start for s in segments)
-        return cls(rule, before, tuple(segments), starts, permitted_from)
+        return cls(rule, before, segments, starts, permitted_from, _gate(segments))
+
+    def index(self, instant: dt.datetime) -> int:
+        """The index of the segment in force at ``instant`` (UTC, not before the start)."""
+        return bisect.bisect_right(self.starts, instant) - 1
 
     def at(self, instant: dt.datetime) -> _Segment:
-        return self.segments[bisect.bisect_right(self.starts, instant) - 1]
+        return self.segments[self.index(instant)]
 
 
-def _gate(track: _Track) -> dt.datetime | bool | None:
-    """A shortcut for ``is_permitted``: a threshold instant, always, never, or None (bisect)."""
-    banned = [s.status is _NOT_PERMITTED for s in track.segments]
+def _gate(segments: tuple[_Segment, ...]) -> dt.datetime | bool | None:
+    """A threshold instant, always (True), never (False), or None (bisect)."""
+    banned = [s.status is _NOT_PERMITTED for s in segments]
     if not any(banned):
         return True
     first_ok = banned.index(False) if False in banned else len(banned)
     if any(banned[first_ok:]):
         return None
-    return False if first_ok == len(banned) else track.segments[first_ok].start
+    return False if first_ok == len(banned) else segments[first_ok].start
 
 
 @frozen
@@ -163,38 +185,40 @@ class AftercarePlan:
     ruleset: Ruleset
     overrides: tuple[Override, ...] = ()
     _tracks: dict[str, _Track] = field(init=False, eq=False, repr=False, hash=False)
-    _gates: dict[str, dt.datetime | bool | None] = field(
-        init=False, eq=False, repr=False, hash=False
-    )
+    # Answers that depend only on the plan, built on first use: a Decision per
+    # (activity, segment) and the timeline.  Equal plans give equal answers.
+    _memo: dict[object, object] = field(init=False, eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         session, ruleset = self.session, self.ruleset
-        if ruleset.effective_from is not None:
-            ended_day = session.ended_at_local.date()
-            if ended_day < ruleset.effective_from:
-                msg = (
-                    f"ruleset {ruleset.id!r} takes effect on {ruleset.effective_from}, "
-                    f"after this session ended ({ended_day})"
-                )
-                raise GuidanceError(msg)
         ended = session.ended_at_utc
         tz = session.timezone
-        local_day = session.ended_at_local.date()
-        lifts: dict[object, dt.datetime | None] = {}
+        local_day = ended.astimezone(tz).date()
+        if ruleset.effective_from is not None and local_day < ruleset.effective_from:
+            msg = (
+                f"ruleset {ruleset.id!r} takes effect on {ruleset.effective_from}, "
+                f"after this session ended ({local_day})"
+            )
+            raise GuidanceError(msg)
+        # Windows are compared by identity: the loader shares one object per simple
+        # window, and equal windows kept apart only cost a second (cached) lookup.
+        lifts: dict[int, dt.datetime | None] = {}
         by_activity: dict[str, list[Override]] = {}
         for ov in self.overrides:
             by_activity.setdefault(ov.activity, []).append(ov)
+        next_day_begins = ruleset.next_day_begins
         tracks = {}
+        no_overrides: list[Override] = []
         for rule in ruleset.rules:
-            if rule.until not in lifts:
-                lifts[rule.until] = lift_instant(
-                    rule.until, ended, local_day, tz, ruleset.next_day_begins
-                )
+            until = rule.until
+            key = id(until)
+            if key not in lifts:
+                lifts[key] = lift_instant(until, ended, local_day, tz, next_day_begins)
             tracks[rule.activity] = _Track.build(
-                rule, ended, lifts[rule.until], by_activity.get(rule.activity, [])
+                rule, ended, lifts[key], by_activity.get(rule.activity, no_overrides)
             )
         object.__setattr__(self, "_tracks", tracks)
-        object.__setattr__(self, "_gates", {a: _gate(t) for a, t in tracks.items()})
+        object.__setattr__(self, "_memo", {})
 
     # Questions
 
@@ -205,14 +229,15 @@ class AftercarePlan:
         ruleset does not know: nothing unknown is ever reported as permitted.
         """
         try:
-            gate = self._gates[activity]
+            track = self._tracks[activity]
         except (KeyError, TypeError):
             raise unknown_activity(activity, self.ruleset._by_activity) from None
         at = self._checked_at(at)
+        gate = track.gate
         if gate.__class__ is dt.datetime:
             return at >= gate  # type: ignore[operator,unused-ignore]
         if gate is None:
-            return self._tracks[activity].at(at).status is not _NOT_PERMITTED
+            return track.at(at).status is not _NOT_PERMITTED
         return gate is True
 
     def check(self, activity: str, at: dt.datetime) -> Decision:
@@ -227,6 +252,12 @@ class AftercarePlan:
 
     def timeline(self) -> tuple[TimelineEntry, ...]:
         """One entry per rule, in the order the restrictions lift; never-lifting ones last."""
+        timeline = self._memo.get("timeline")
+        if timeline is None:
+            timeline = self._memo["timeline"] = self._timeline()
+        return timeline  # type: ignore[return-value]
+
+    def _timeline(self) -> tuple[TimelineEntry, ...]:
         tz = self.session.timezone
         entries = [
             TimelineEntry(
@@ -278,18 +309,27 @@ class AftercarePlan:
             raise unknown_activity(activity, self.ruleset._by_activity) from None
 
     def _checked_at(self, at: dt.datetime) -> dt.datetime:
+        """``at`` checked and in UTC: one conversion, so later comparisons are cheap."""
+        given = at
         if at.__class__ is not dt.datetime or at.tzinfo is not UTC:
-            at = ensure_aware(at, "at")
+            at = ensure_aware(at, "at").astimezone(UTC)
         if at < self.session.ended_at_utc:
             msg = (
-                f"at ({at.isoformat()}) is before the session ended "
+                f"at ({given.isoformat()}) is before the session ended "
                 f"({self.session.ended_at_utc.isoformat()})"
             )
             raise BeforeSessionEndError(msg)
         return at
 
     def _decide(self, track: _Track, instant: dt.datetime) -> Decision:
-        segment = track.at(instant)
+        """The decision for the segment in force at ``instant``, built once per segment."""
+        key = (track.rule.activity, track.index(instant))
+        decision = self._memo.get(key)
+        if decision is None:
+            decision = self._memo[key] = self._decision(track, track.segments[key[1]])
+        return decision  # type: ignore[return-value]
+
+    def _decision(self, track: _Track, segment: _Segment) -> Decision:
         rule = track.rule
         reason = rule.reason
         override = segment.override
