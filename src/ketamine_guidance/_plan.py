@@ -154,12 +154,12 @@ class _Track(NamedTuple):
         starts = tuple(s.start for s in segments)
         return cls(rule, before, segments, starts, permitted_from, _gate(segments))
 
-    def index(self, instant: dt.datetime) -> int:
+    def position(self, instant: dt.datetime) -> int:
         """The index of the segment in force at ``instant`` (UTC, not before the start)."""
         return bisect.bisect_right(self.starts, instant) - 1
 
     def at(self, instant: dt.datetime) -> _Segment:
-        return self.segments[self.index(instant)]
+        return self.segments[self.position(instant)]
 
 
 def _gate(segments: tuple[_Segment, ...]) -> dt.datetime | bool | None:
@@ -323,7 +323,7 @@ class AftercarePlan:
 
     def _decide(self, track: _Track, instant: dt.datetime) -> Decision:
         """The decision for the segment in force at ``instant``, built once per segment."""
-        key = (track.rule.activity, track.index(instant))
+        key = (track.rule.activity, track.position(instant))
         decision = self._memo.get(key)
         if decision is None:
             decision = self._memo[key] = self._decision(track, track.segments[key[1]])
