@@ -239,15 +239,15 @@ def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the command line; return the exit status instead of exiting."""
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
+    stdout: TextIO = sys.stdout if out is None else out
+    stderr: TextIO = sys.stderr if err is None else err
     try:
         args = build_parser().parse_args(argv)
-        return _COMMANDS[args.command](args, out)
+        return _COMMANDS[args.command](args, stdout)
     except UsageError as exc:
-        err.write(f"{PROG}: error: {exc}\n")
+        stderr.write(f"{PROG}: error: {exc}\n")
     except (GuidanceError, ValueError, TypeError, OverflowError) as exc:
-        err.write(f"{PROG}: error: {exc}\n")
+        stderr.write(f"{PROG}: error: {exc}\n")
     return EXIT_BAD_INPUT
 
 

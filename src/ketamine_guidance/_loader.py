@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ketamine_guidance._errors import RulesetError, RulesetProblem
 from ketamine_guidance._model import (
@@ -111,15 +111,16 @@ class _Reader:
         """Parse a table field by field; raise once every problem in it is recorded."""
         if not isinstance(value, Mapping):
             raise self.fail(path, f"must be a table, not {_kind(value)}")
+        table = cast("Mapping[object, object]", value)
         before = len(self.problems)
-        for key in value:
+        for key in table:
             if key not in parsers:
                 name = key if isinstance(key, str) else repr(key)
                 self.fail(_join(path, name), f"unknown key (allowed: {', '.join(parsers)})")
         fields: dict[str, Any] = {}
         for key, parse in parsers.items():
-            if key in value:
-                fields[key] = self.attempt(value[key], _join(path, key), parse)
+            if key in table:
+                fields[key] = self.attempt(table[key], _join(path, key), parse)
             elif key in required:
                 self.fail(_join(path, key), "is required")
             else:
@@ -169,8 +170,9 @@ class _Reader:
         """A list whose every item is parsed (every bad item recorded)."""
         if not isinstance(value, list):
             raise self.fail(path, f"must be a list of {what}, not {_kind(value)}")
+        values = cast("list[object]", value)
         before = len(self.problems)
-        items = [self.attempt(item, f"{path}[{i}]", parse) for i, item in enumerate(value)]
+        items = [self.attempt(item, f"{path}[{i}]", parse) for i, item in enumerate(values)]
         if len(self.problems) > before:
             raise _InvalidFieldError
         return tuple(i for i in items if i is not None)
@@ -211,6 +213,7 @@ class _Reader:
             names = ", ".join(_SIMPLE_WINDOWS)
             raise self.fail(path, f"unknown window {value!r} (known: {names}, or a table)")
         if isinstance(value, Mapping):
+            value = cast("Mapping[object, object]", value)
             if "hours" in value:
                 parsers: dict[str, Callable[[object, str], object]] = {"hours": self.hours}
                 return Hours(**self.table(value, path, parsers, required=("hours",), defaults={}))
