@@ -184,7 +184,12 @@ class AftercarePlan:
     session: Session
     ruleset: Ruleset
     overrides: tuple[Override, ...] = ()
+    # Each activity's lift instant is worked out when the plan is made (one engine
+    # call per distinct window); its track of segments is built on first use, so a
+    # plan asked about one activity pays for one.
+    _lifts: dict[str, dt.datetime | None] = field(init=False, eq=False, repr=False, hash=False)
     _tracks: dict[str, _Track] = field(init=False, eq=False, repr=False, hash=False)
+    _by_activity: dict[str, list[Override]] = field(init=False, eq=False, repr=False, hash=False)
     # Answers that depend only on the plan, built on first use: a Decision per
     # (activity, segment) and the timeline.  Equal plans give equal answers.
     _memo: dict[object, object] = field(init=False, eq=False, repr=False, hash=False)
@@ -202,22 +207,21 @@ class AftercarePlan:
             raise GuidanceError(msg)
         # Windows are compared by identity: the loader shares one object per simple
         # window, and equal windows kept apart only cost a second (cached) lookup.
-        lifts: dict[int, dt.datetime | None] = {}
-        by_activity: dict[str, list[Override]] = {}
-        for ov in self.overrides:
-            by_activity.setdefault(ov.activity, []).append(ov)
+        by_window: dict[int, dt.datetime | None] = {}
+        lifts: dict[str, dt.datetime | None] = {}
         next_day_begins = ruleset.next_day_begins
-        tracks = {}
-        no_overrides: list[Override] = []
         for rule in ruleset.rules:
             until = rule.until
             key = id(until)
-            if key not in lifts:
-                lifts[key] = lift_instant(until, ended, local_day, tz, next_day_begins)
-            tracks[rule.activity] = _Track.build(
-                rule, ended, lifts[key], by_activity.get(rule.activity, no_overrides)
-            )
-        object.__setattr__(self, "_tracks", tracks)
+            if key not in by_window:
+                by_window[key] = lift_instant(until, ended, local_day, tz, next_day_begins)
+            lifts[rule.activity] = by_window[key]
+        by_activity: dict[str, list[Override]] = {}
+        for ov in self.overrides:
+            by_activity.setdefault(ov.activity, []).append(ov)
+        object.__setattr__(self, "_lifts", lifts)
+        object.__setattr__(self, "_tracks", {})
+        object.__setattr__(self, "_by_activity", by_activity)
         object.__setattr__(self, "_memo", {})
 
     # Questions
@@ -231,7 +235,7 @@ class AftercarePlan:
         try:
             track = self._tracks[activity]
         except (KeyError, TypeError):
-            raise unknown_activity(activity, self.ruleset._by_activity) from None
+            track = self._track(activity)
         at = self._checked_at(at)
         gate = track.gate
         if gate.__class__ is dt.datetime:
@@ -248,7 +252,7 @@ class AftercarePlan:
     def decisions_at(self, at: dt.datetime) -> tuple[Decision, ...]:
         """One :class:`Decision` per activity of the ruleset, in ruleset order."""
         at = self._checked_at(at)
-        return tuple(self._decide(t, at) for t in self._tracks.values())
+        return tuple(self._decide(self._track(a), at) for a in self._lifts)
 
     def timeline(self) -> tuple[TimelineEntry, ...]:
         """One entry per rule, in the order the restrictions lift; never-lifting ones last."""
@@ -273,7 +277,7 @@ class AftercarePlan:
                 clinician_adjustable=t.rule.clinician_adjustable,
                 overrides=tuple(o for o in self.overrides if o.activity == t.rule.activity),
             )
-            for t in self._tracks.values()
+            for t in map(self._track, self._lifts)
         ]
         return tuple(sorted(entries, key=_lift_order))
 
@@ -303,10 +307,22 @@ class AftercarePlan:
     # Helpers
 
     def _track(self, activity: str) -> _Track:
+        """The activity's track, built on first use; UnknownActivityError if none."""
         try:
             return self._tracks[activity]
-        except (KeyError, TypeError):
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable "activity"
             raise unknown_activity(activity, self.ruleset._by_activity) from None
+        try:
+            lift = self._lifts[activity]
+        except KeyError:
+            raise unknown_activity(activity, self.ruleset._by_activity) from None
+        rule = self.ruleset._by_activity[activity]
+        overrides = self._by_activity.get(activity, [])
+        track = _Track.build(rule, self.session.ended_at_utc, lift, overrides)
+        self._tracks[activity] = track
+        return track
 
     def _checked_at(self, at: dt.datetime) -> dt.datetime:
         """``at`` checked and in UTC: one conversion, so later comparisons are cheap."""
