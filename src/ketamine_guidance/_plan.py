@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from attrs import field, frozen
 
@@ -106,6 +106,18 @@ class _Segment(NamedTuple):
     override: Override | None
 
 
+def _unchanged(
+    rule: Rule, ended: dt.datetime, lift: dt.datetime | None
+) -> tuple[Status, dt.datetime | None]:
+    """Without overrides: the status until the lift, and the instant permitted from."""
+    if lift == ended:
+        return _PERMITTED, ended
+    before = rule.while_restricted
+    if before is _PERMITTED:  # only a ruleset built by hand, unvalidated, says this
+        return before, ended
+    return before, lift
+
+
 class _Track(NamedTuple):
     """One activity's status over time, as segments that start at the session's end.
 
@@ -125,13 +137,11 @@ class _Track(NamedTuple):
     def build(
         cls, rule: Rule, ended: dt.datetime, lift: dt.datetime | None, overrides: list[Override]
     ) -> _Track:
-        before = _PERMITTED if lift == ended else rule.while_restricted
+        before, since = _unchanged(rule, ended, lift)
         if not overrides:  # the common case, without the general machinery below
             first = _Segment(ended, before, None)
             if lift is None or lift == ended:
-                since = ended if before is _PERMITTED else None
                 return cls(rule, before, (first,), (ended,), since, before is not _NOT_PERMITTED)
-            since = ended if before is _PERMITTED else lift
             gate = lift if before is _NOT_PERMITTED else True
             return cls(
                 rule, before, (first, _Segment(lift, _PERMITTED, None)), (ended, lift), since, gate
@@ -263,22 +273,22 @@ class AftercarePlan:
 
     def _timeline(self) -> tuple[TimelineEntry, ...]:
         tz = self.session.timezone
-        entries = [
-            TimelineEntry(
-                activity=t.rule.activity,
-                label=t.rule.label,
-                status_until_lift=t.status_until_lift,
-                permitted_from=None
-                if t.permitted_from is None
-                else t.permitted_from.astimezone(tz),
-                permitted_from_utc=t.permitted_from,
-                reason=t.rule.reason,
-                source=t.rule.source,
-                clinician_adjustable=t.rule.clinician_adjustable,
-                overrides=tuple(o for o in self.overrides if o.activity == t.rule.activity),
-            )
-            for t in map(self._track, self._lifts)
-        ]
+        ended = self.session.ended_at_utc
+        rules = self.ruleset._by_activity
+        entries: list[TimelineEntry] = []
+        for activity, lift in self._lifts.items():
+            rule = rules[activity]
+            if activity in self._by_activity:
+                track = self._track(activity)
+                overrides = tuple(o for o in self.overrides if o.activity == activity)
+                entry = _entry(rule, tz, track.status_until_lift, track.permitted_from, overrides)
+            else:
+                before, since = _unchanged(rule, ended, lift)
+                if since == ended:
+                    entry = _entry(rule, tz, before, since, ())
+                else:  # shared by every session in this zone that lifts at that instant
+                    entry = _shared_entry(rule, tz, before, since)
+            entries.append(entry)
         return tuple(sorted(entries, key=_lift_order))
 
     def with_override(
@@ -371,6 +381,49 @@ class AftercarePlan:
 
 
 _NEVER = dt.datetime.max.replace(tzinfo=UTC)
+
+
+def _entry(
+    rule: Rule,
+    tz: dt.tzinfo,
+    before: Status,
+    since: dt.datetime | None,
+    overrides: tuple[Override, ...],
+) -> TimelineEntry:
+    return TimelineEntry(
+        activity=rule.activity,
+        label=rule.label,
+        status_until_lift=before,
+        permitted_from=None if since is None else since.astimezone(tz),
+        permitted_from_utc=since,
+        reason=rule.reason,
+        source=rule.source,
+        clinician_adjustable=rule.clinician_adjustable,
+        overrides=overrides,
+    )
+
+
+# Timeline entries that do not depend on the session's own instant (a "next day"
+# lift is the same for every session that ended on that local day in that zone),
+# keyed by the identity of the rule and the zone.  Each value holds the rule and the
+# zone themselves, so neither can be freed and its id reused while it is cached.
+_SharedKey: TypeAlias = "tuple[int, int, dt.datetime | None]"
+_SHARED: dict[_SharedKey, tuple[Rule, dt.tzinfo, TimelineEntry]] = {}
+_SHARED_MAX = 1 << 16
+
+
+def _shared_entry(
+    rule: Rule, tz: dt.tzinfo, before: Status, since: dt.datetime | None
+) -> TimelineEntry:
+    key = (id(rule), id(tz), since)  # ``before`` follows from the rule when lift > end
+    hit = _SHARED.get(key)
+    if hit is not None and hit[0] is rule and hit[1] is tz:
+        return hit[2]
+    entry = _entry(rule, tz, before, since, ())
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[key] = (rule, tz, entry)
+    return entry
 
 
 def _lift_order(entry: TimelineEntry) -> tuple[bool, dt.datetime]:
