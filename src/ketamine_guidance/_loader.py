@@ -11,13 +11,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import json
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from importlib import resources
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from ketamine_guidance._errors import RulesetError, RulesetProblem
@@ -39,10 +37,15 @@ from ketamine_guidance._model import (
     Window,
 )
 
-if sys.version_info >= (3, 11):  # pragma: no cover (one branch per Python version)
-    import tomllib
-else:  # pragma: no cover (one branch per Python version)
-    import tomli as tomllib
+
+def _toml_loads(text: str) -> object:
+    """Parse TOML; the parser is imported on first use to keep the package's import fast."""
+    if sys.version_info >= (3, 11):  # pragma: no cover (one branch per Python version)
+        import tomllib
+    else:  # pragma: no cover (one branch per Python version)
+        import tomli as tomllib
+    return tomllib.loads(text)
+
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -356,8 +359,11 @@ def ruleset_from_data(data: object, *, source: str | None = None) -> Ruleset:
     return ruleset
 
 
-def read_ruleset_data(path: str | Path) -> object:
+def read_ruleset_data(path: str | os.PathLike[str]) -> object:
     """Read a ruleset file's raw data (TOML by default; JSON for ``.json``)."""
+    import json
+    from pathlib import Path
+
     p = Path(path)
     name = str(path)
     try:
@@ -377,7 +383,7 @@ def read_ruleset_data(path: str | Path) -> object:
         text = raw.decode("utf-8")
         if p.suffix.lower() == ".json":
             return json.loads(text)
-        return tomllib.loads(text)
+        return _toml_loads(text)
     except (
         UnicodeDecodeError,
         ValueError,
@@ -386,7 +392,7 @@ def read_ruleset_data(path: str | Path) -> object:
         raise RulesetError([RulesetProblem("", f"not valid {kind}: {exc}")], source=name) from None
 
 
-def load_ruleset(path: str | Path) -> Ruleset:
+def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
     """Load and validate a ruleset file: TOML, or JSON when the name ends in ``.json``.
 
     Raises :class:`~ketamine_guidance.RulesetError` naming the file and every problem.
@@ -397,5 +403,7 @@ def load_ruleset(path: str | Path) -> Ruleset:
 @functools.cache
 def default_ruleset() -> Ruleset:
     """The default ruleset, from the source article (loaded once, then shared)."""
+    from importlib import resources
+
     text = resources.files("ketamine_guidance").joinpath("data/default.toml").read_text("utf-8")
-    return ruleset_from_data(tomllib.loads(text), source="default.toml")
+    return ruleset_from_data(_toml_loads(text), source="default.toml")
