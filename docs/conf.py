@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import ketamine_guidance
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "ketamine_guidance"
 author = "ketamine_guidance developers"
@@ -16,9 +21,10 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",
+    "soup",  # writes reference/dependencies.md (the SOUP list) from package metadata
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "examples"]
+exclude_patterns = ["_build", "examples", "_ext"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
