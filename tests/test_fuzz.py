@@ -245,7 +245,8 @@ def _datetime_parameters() -> set[str]:
             members = [(export, obj.__init__)] + [
                 (f"{export}.{n}", m)
                 for n, m in vars(obj).items()
-                if inspect.isfunction(m) and not n.startswith("_")
+                # (mutmut adds copies of each method with non-ASCII names while it runs)
+                if inspect.isfunction(m) and not n.startswith("_") and n.isascii()
             ]
         for where, fn in members:
             for param in inspect.signature(fn).parameters.values():
