@@ -6,7 +6,9 @@ them, docs, build.  On demand: ``nox -s bench`` and ``nox -s mutation``.
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -16,6 +18,29 @@ nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+def _put_pyenv_pythons_on_path() -> None:
+    """Let nox find pyenv's python3.10 ... python3.13 even when only one is pyenv's global.
+
+    pyenv's shims refuse a version that is not selected, so put each installed
+    version's own bin directory (the newest patch release) on PATH instead.
+    """
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = []
+    for minor in PYTHONS:
+        versions = sorted(
+            root.glob(f"{minor}.*[0-9]"), key=lambda p: [int(x) for x in p.name.split(".")]
+        )
+        if versions:
+            found.append(str(versions[-1] / "bin"))
+    # The sessions that run in nox's own environment (python=False) use its tools
+    # (ruff, mypy, pyright, sphinx-build, coverage, twine) even when it is not activated.
+    here = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([here, *found, os.environ.get("PATH", "")])
+
+
+_put_pyenv_pythons_on_path()
 
 nox.options.sessions = ["lint", "types", "tests", "coverage", "docs", "build"]
 
