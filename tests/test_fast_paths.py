@@ -56,19 +56,26 @@ RULESETS = [
 ]
 
 
-def _reference_status(
-    plan: kg.AftercarePlan, rule: kg.Rule, lift: dt.datetime | None, t: dt.datetime
-) -> kg.Status:
+def _reference_override(
+    plan: kg.AftercarePlan, rule: kg.Rule, t: dt.datetime
+) -> kg.Override | None:
     ended = plan.session.ended_at_utc
     in_force = [
         (max(o.effective_from_utc, ended), o.effective_from_utc, i, o)
         for i, o in enumerate(plan.overrides)
         if o.activity == rule.activity and max(o.effective_from_utc, ended) <= t
     ]
-    if in_force:
-        # The latest start wins; between equal starts, the later effective_from, then
-        # the override added last.
-        return max(in_force, key=lambda item: item[:3])[3].status
+    # The latest start wins; between equal starts, the later effective_from, then the
+    # override added last.
+    return max(in_force, key=lambda item: item[:3])[3] if in_force else None
+
+
+def _reference_status(
+    plan: kg.AftercarePlan, rule: kg.Rule, lift: dt.datetime | None, t: dt.datetime
+) -> kg.Status:
+    override = _reference_override(plan, rule, t)
+    if override is not None:
+        return override.status
     if lift is not None and t >= lift:
         return kg.Status.PERMITTED
     return rule.while_restricted
@@ -100,6 +107,7 @@ def plans(draw: st.DrawFn) -> kg.AftercarePlan:
             status=draw(st.sampled_from(kg.Status)),
             effective_from=ended + dt.timedelta(minutes=draw(st.integers(-600, 4000))),
             clinician="Dr A",
+            note=draw(st.sampled_from(["", "after review"])),
         )
     return plan
 
@@ -125,8 +133,20 @@ def test_questions_agree_with_the_reference_model(
             lift = _lift(plan, rule)
             status = _reference_status(plan, rule, lift, t)
             since = _reference_permitted_from(plan, rule, lift)
+            override = _reference_override(plan, rule, t)
             for decision in (decisions[rule.activity], plan.check(rule.activity, at)):
                 assert decision.status is status
+                assert decision.override is override
+                assert (decision.activity, decision.label) == (rule.activity, rule.label)
+                assert decision.source == rule.source
+                assert decision.session is plan.session
+                if override is None:
+                    assert decision.reason == rule.reason
+                else:
+                    assert decision.reason.startswith(f"Dr A set this to {override.status.text}")
+                    when = override.effective_from_utc.astimezone(plan.session.timezone)
+                    end = f": {override.note}" if override.note else "."
+                    assert decision.reason.endswith(f"from {when.isoformat()}{end}")
                 assert decision.permitted_from_utc == since
                 if since is not None:
                     assert decision.permitted_from is not None
