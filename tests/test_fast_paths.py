@@ -140,6 +140,9 @@ def test_questions_agree_with_the_reference_model(
                 assert (decision.activity, decision.label) == (rule.activity, rule.label)
                 assert decision.source == rule.source
                 assert decision.session is plan.session
+                # main's Decision records the instant asked about: a memoised decision
+                # must still carry this question's instant, not an earlier one's.
+                assert getattr(decision, "at", at) == at
                 if override is None:
                     assert decision.reason == rule.reason
                 else:
