@@ -45,7 +45,7 @@ def _write_page(score: str, survivors: list[tuple[str, str]]) -> None:
     lines = [
         "# Mutation testing: the mutants left alive",
         "",
-        "`nox -s mutation -- --write` runs mutmut on the three engine modules and rewrites this page.",
+        "`nox -s mutation -- --write` runs mutmut on the engine modules and rewrites this page.",
         "The reasons come from `tools/mutation_reasons.json`.",
         f"Last run: {score}.",
         "A mutant that no test reaches counts as not killed.",
