@@ -175,11 +175,10 @@ def test_python_dash_m_runs_the_command_line():
     assert result.stdout.startswith("Driving: permitted")
 
 
-def test_version(capsys: pytest.CaptureFixture[str]):
-    with pytest.raises(SystemExit) as info:
-        main(["--version"])
-    assert info.value.code == 0
-    assert capsys.readouterr().out.startswith("ketamine-guidance 0.")
+def test_version():
+    code, out, err = run("--version")
+    assert (code, err) == (0, "")
+    assert out.startswith("ketamine-guidance 0.")
 
 
 def test_the_module_entry_point_exits_with_the_status(monkeypatch: pytest.MonkeyPatch):

@@ -7,6 +7,7 @@ permitted, 2 bad input.  Bad input gets one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -42,6 +43,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:  # noqa: ARG002
+        # Reached only after --help or --version has printed: error() handles the rest.
+        raise _HelpShownError
+
+
+class _HelpShownError(Exception):
+    """--help or --version has been printed: exit 0 without exiting the process."""
 
 
 def _instant(text: str) -> dt.datetime:
@@ -408,16 +417,21 @@ def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the command line; return the exit status instead of exiting."""
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
+    stdout: TextIO = sys.stdout if out is None else out
+    stderr: TextIO = sys.stderr if err is None else err
     try:
-        args = build_parser().parse_args(argv)
-        args.err = err  # for commands that report some inputs as bad and go on (validate)
-        return _COMMANDS[args.command](args, out)
+        # --help and --version print to sys.stdout and then exit: send them to ``out``
+        # and turn the exit into a return.
+        with contextlib.redirect_stdout(stdout):
+            args = build_parser().parse_args(argv)
+        args.err = stderr  # for commands that report some inputs as bad and go on (validate)
+        return _COMMANDS[args.command](args, stdout)
+    except _HelpShownError:
+        return EXIT_OK
     except UsageError as exc:
-        err.write(f"{PROG}: error: {exc}\n")
+        stderr.write(f"{PROG}: error: {exc}\n")
     except (GuidanceError, ValueError, TypeError, OverflowError) as exc:
-        err.write(f"{PROG}: error: {exc}\n")
+        stderr.write(f"{PROG}: error: {exc}\n")
     return EXIT_BAD_INPUT
 
 

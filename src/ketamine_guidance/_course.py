@@ -59,7 +59,7 @@ class _CourseTrack:
 
     @classmethod
     def merge(cls, activity: str, plans: tuple[AftercarePlan, ...]) -> _CourseTrack:
-        tracks: list[_Track] = [p._tracks[activity] for p in plans]
+        tracks: list[_Track] = [p._track(activity) for p in plans]
         ends = [p.session.ended_at_utc for p in plans]
         instants = sorted({s.start for t in tracks for s in t.segments})
         pieces: list[_Piece] = []
@@ -157,7 +157,7 @@ class CoursePlan:
         for activity, track in self._tracks.items():
             lift = track.permitted_from
             before = max(
-                (p._tracks[activity].status_until_lift for p in self._plans),
+                (p._track(activity).status_until_lift for p in self._plans),
                 key=lambda s: s.restrictiveness,
             )
             entries.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 from attrs import frozen
@@ -60,6 +61,14 @@ class _UnknownIdError(GuidanceError, LookupError):
     def __str__(self) -> str:  # LookupError would otherwise repr() the message
         return str(self.args[0])
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # An exception pickles as its class and args (the message); rebuild from the
+        # fields instead, so the error survives a trip back from a worker process.
+        return (
+            functools.partial(type(self), suggestions=self.suggestions),
+            (self.given, self.known),
+        )
+
 
 class UnknownActivityError(_UnknownIdError):
     """The ruleset has no rule for this activity, so nothing can be permitted.
@@ -100,6 +109,10 @@ class RulesetError(GuidanceError, ValueError):
         prefix = f"{source}: " if source else ""
         lines = "; ".join(str(p) for p in self.problems)
         super().__init__(f"{prefix}invalid ruleset: {lines}")
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # As for _UnknownIdError: rebuild from the fields, not from the message.
+        return (functools.partial(type(self), source=self.source), (self.problems,))
 
 
 class ExportError(GuidanceError, ValueError):

@@ -11,15 +11,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import json
 import math
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from importlib import resources
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ketamine_guidance._errors import RulesetError, RulesetFileError, RulesetProblem
 from ketamine_guidance._model import (
@@ -40,10 +37,18 @@ from ketamine_guidance._model import (
     Window,
 )
 
-if sys.version_info >= (3, 11):  # pragma: no cover (one branch per Python version)
-    import tomllib
-else:  # pragma: no cover (one branch per Python version)
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _toml_loads(text: str) -> object:
+    """Parse TOML; the parser is imported on first use to keep the package's import fast."""
+    if sys.version_info >= (3, 11):  # pragma: no cover (one branch per Python version)
+        import tomllib
+    else:  # pragma: no cover (one branch per Python version)
+        import tomli as tomllib
+    return tomllib.loads(text)
+
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -125,15 +130,16 @@ class _Reader:
         """
         if not isinstance(value, Mapping):
             raise self.fail(path, f"must be a table, not {_kind(value)}")
+        table = cast("Mapping[object, object]", value)
         before = len(self.problems)
-        for key in value:
+        for key in table:
             if key not in parsers:
                 name = key if isinstance(key, str) else repr(key)
                 self.fail(_join(path, name), f"unknown key (allowed: {', '.join(parsers)})")
         fields: dict[str, Any] = {}
         for key, parse in parsers.items():
-            if key in value:
-                fields[key] = self.attempt(value[key], _join(path, key), parse)
+            if key in table:
+                fields[key] = self.attempt(table[key], _join(path, key), parse)
             elif key in required:
                 self.fail(_join(path, key), "is required")
             else:
@@ -183,8 +189,9 @@ class _Reader:
         """A list whose every item is parsed (every bad item recorded)."""
         if not isinstance(value, list):
             raise self.fail(path, f"must be a list of {what}, not {_kind(value)}")
+        values = cast("list[object]", value)
         before = len(self.problems)
-        items = [self.attempt(item, f"{path}[{i}]", parse) for i, item in enumerate(value)]
+        items = [self.attempt(item, f"{path}[{i}]", parse) for i, item in enumerate(values)]
         if len(self.problems) > before:
             raise _InvalidFieldError
         return tuple(i for i in items if i is not None)
@@ -226,6 +233,7 @@ class _Reader:
             names = ", ".join(_SIMPLE_WINDOWS)
             raise self.fail(path, f"unknown window {value!r} (known: {names}, or a table)")
         if isinstance(value, Mapping):
+            value = cast("Mapping[object, object]", value)
             if "hours" in value:
                 parsers: dict[str, Callable[[object, str], object]] = {"hours": self.hours}
                 return Hours(**self.table(value, path, parsers, required=("hours",), defaults={}))
@@ -470,6 +478,9 @@ def ruleset_from_data(
 
 def read_ruleset_data(path: str | os.PathLike[str]) -> object:
     """Read a ruleset file's raw data (TOML by default; JSON for ``.json``)."""
+    import json
+    from pathlib import Path
+
     p = Path(path)
     name = str(path)
     try:
@@ -496,7 +507,7 @@ def read_ruleset_data(path: str | os.PathLike[str]) -> object:
         text = raw.decode("utf-8")
         if p.suffix.lower() == ".json":
             return json.loads(text)
-        return tomllib.loads(text)
+        return _toml_loads(text)
     except (
         UnicodeDecodeError,
         ValueError,
@@ -510,6 +521,8 @@ def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
 
     Raises :class:`~ketamine_guidance.RulesetError` naming the file and every problem.
     """
+    from pathlib import Path
+
     data = read_ruleset_data(path)
     return ruleset_from_data(data, source=str(path), _origin=(Path(path).resolve(),))
 
@@ -545,5 +558,7 @@ def validate_ruleset(data_or_path: object) -> list[RulesetProblem]:
 @functools.cache
 def default_ruleset() -> Ruleset:
     """The default ruleset, from the source article (loaded once, then shared)."""
+    from importlib import resources
+
     text = resources.files("ketamine_guidance").joinpath("data/default.toml").read_text("utf-8")
-    return ruleset_from_data(tomllib.loads(text), source="default.toml")
+    return ruleset_from_data(_toml_loads(text), source="default.toml")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 from attrs import field, frozen
 
@@ -126,58 +126,89 @@ class TimelineEntry:
         return timeline_entry_dict(self)
 
 
-@frozen
-class _Segment:
+class _Segment(NamedTuple):
+    """From ``start`` (UTC) on, the activity has ``status``, set by ``override`` if any."""
+
     start: dt.datetime
     status: Status
     override: Override | None
 
 
-@frozen
-class _Track:
-    """One activity's status over time, as segments that start at the session's end."""
+def _unchanged(
+    rule: Rule, ended: dt.datetime, lift: dt.datetime | None
+) -> tuple[Status, dt.datetime | None]:
+    """Without overrides: the status until the lift, and the instant permitted from."""
+    if lift == ended:
+        return _PERMITTED, ended
+    before = rule.while_restricted
+    if before is _PERMITTED:  # only a ruleset built by hand, unvalidated, says this
+        return before, ended
+    return before, lift
+
+
+class _Track(NamedTuple):
+    """One activity's status over time, as segments that start at the session's end.
+
+    ``gate`` is a shortcut for ``is_permitted``: the instant from which the activity is
+    permitted for good, True (always), False (never), or None (look the segment up).
+    A named tuple, not an attrs class: a plan builds one per rule, so it must be cheap.
+    """
 
     rule: Rule
     status_until_lift: Status
     segments: tuple[_Segment, ...]
     starts: tuple[dt.datetime, ...]
     permitted_from: dt.datetime | None
+    gate: dt.datetime | bool | None
 
     @classmethod
     def build(
         cls, rule: Rule, ended: dt.datetime, lift: dt.datetime | None, overrides: list[Override]
     ) -> _Track:
-        before = _PERMITTED if lift == ended else rule.while_restricted
-        segments = [_Segment(ended, before, None)]
+        before, since = _unchanged(rule, ended, lift)
+        if not overrides:  # the common case, without the general machinery below
+            first = _Segment(ended, before, None)
+            if lift is None or lift == ended:
+                return cls(rule, before, (first,), (ended,), since, before is not _NOT_PERMITTED)
+            gate = lift if before is _NOT_PERMITTED else True
+            return cls(
+                rule, before, (first, _Segment(lift, _PERMITTED, None)), (ended, lift), since, gate
+            )
+        listed = [_Segment(ended, before, None)]
         if lift is not None and lift != ended:
-            segments.append(_Segment(lift, _PERMITTED, None))
+            listed.append(_Segment(lift, _PERMITTED, None))
         # Overrides apply from their instant on; the later one wins (stable sort: the
         # one added last wins a tie).
         for ov in sorted(overrides, key=lambda o: o.effective_from_utc):
             start = max(ov.effective_from_utc, ended)
-            segments = [s for s in segments if s.start < start]
-            segments.append(_Segment(start, ov.status, ov))
+            listed = [s for s in listed if s.start < start]
+            listed.append(_Segment(start, ov.status, ov))
         permitted_from = None
-        for seg in reversed(segments):
+        for seg in reversed(listed):
             if seg.status is not _PERMITTED:
                 break
             permitted_from = seg.start
+        segments = tuple(listed)
         starts = tuple(s.start for s in segments)
-        return cls(rule, before, tuple(segments), starts, permitted_from)
+        return cls(rule, before, segments, starts, permitted_from, _gate(segments))
+
+    def position(self, instant: dt.datetime) -> int:
+        """The index of the segment in force at ``instant`` (UTC, not before the start)."""
+        return bisect.bisect_right(self.starts, instant) - 1
 
     def at(self, instant: dt.datetime) -> _Segment:
-        return self.segments[bisect.bisect_right(self.starts, instant) - 1]
+        return self.segments[self.position(instant)]
 
 
-def _gate(track: _Track) -> dt.datetime | bool | None:
-    """A shortcut for ``is_permitted``: a threshold instant, always, never, or None (bisect)."""
-    banned = [s.status is _NOT_PERMITTED for s in track.segments]
+def _gate(segments: tuple[_Segment, ...]) -> dt.datetime | bool | None:
+    """A threshold instant, always (True), never (False), or None (bisect)."""
+    banned = [s.status is _NOT_PERMITTED for s in segments]
     if not any(banned):
         return True
     first_ok = banned.index(False) if False in banned else len(banned)
     if any(banned[first_ok:]):
         return None
-    return False if first_ok == len(banned) else track.segments[first_ok].start
+    return False if first_ok == len(banned) else segments[first_ok].start
 
 
 @frozen
@@ -191,39 +222,45 @@ class AftercarePlan:
     session: Session
     ruleset: Ruleset
     overrides: tuple[Override, ...] = ()
+    # Each activity's lift instant is worked out when the plan is made (one engine
+    # call per distinct window); its track of segments is built on first use, so a
+    # plan asked about one activity pays for one.
+    _lifts: dict[str, dt.datetime | None] = field(init=False, eq=False, repr=False, hash=False)
     _tracks: dict[str, _Track] = field(init=False, eq=False, repr=False, hash=False)
-    _gates: dict[str, dt.datetime | bool | None] = field(
-        init=False, eq=False, repr=False, hash=False
-    )
+    _by_activity: dict[str, list[Override]] = field(init=False, eq=False, repr=False, hash=False)
+    # Answers that depend only on the plan, built on first use: a Decision per
+    # (activity, segment) and the timeline.  Equal plans give equal answers.
+    _memo: dict[object, object] = field(init=False, eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         session, ruleset = self.session, self.ruleset
-        if ruleset.effective_from is not None:
-            ended_day = session.ended_at_local.date()
-            if ended_day < ruleset.effective_from:
-                msg = (
-                    f"ruleset {ruleset.id!r} takes effect on {ruleset.effective_from}, "
-                    f"after this session ended ({ended_day}, the patient's local date)"
-                )
-                raise RulesetNotInEffectError(msg)
         ended = session.ended_at_utc
         tz = session.timezone
-        local_day = session.ended_at_local.date()
-        lifts: dict[object, dt.datetime | None] = {}
+        local_day = ended.astimezone(tz).date()
+        if ruleset.effective_from is not None and local_day < ruleset.effective_from:
+            msg = (
+                f"ruleset {ruleset.id!r} takes effect on {ruleset.effective_from}, "
+                f"after this session ended ({local_day}, the patient's local date)"
+            )
+            raise RulesetNotInEffectError(msg)
+        # Windows are compared by identity: the loader shares one object per simple
+        # window, and equal windows kept apart only cost a second (cached) lookup.
+        by_window: dict[int, dt.datetime | None] = {}
+        lifts: dict[str, dt.datetime | None] = {}
+        next_day_begins = ruleset.next_day_begins
+        for rule in ruleset.rules:
+            until = rule.until
+            key = id(until)
+            if key not in by_window:
+                by_window[key] = lift_instant(until, ended, local_day, tz, next_day_begins)
+            lifts[rule.activity] = by_window[key]
         by_activity: dict[str, list[Override]] = {}
         for ov in self.overrides:
             by_activity.setdefault(ov.activity, []).append(ov)
-        tracks = {}
-        for rule in ruleset.rules:
-            if rule.until not in lifts:
-                lifts[rule.until] = lift_instant(
-                    rule.until, ended, local_day, tz, ruleset.next_day_begins
-                )
-            tracks[rule.activity] = _Track.build(
-                rule, ended, lifts[rule.until], by_activity.get(rule.activity, [])
-            )
-        object.__setattr__(self, "_tracks", tracks)
-        object.__setattr__(self, "_gates", {a: _gate(t) for a, t in tracks.items()})
+        object.__setattr__(self, "_lifts", lifts)
+        object.__setattr__(self, "_tracks", {})
+        object.__setattr__(self, "_by_activity", by_activity)
+        object.__setattr__(self, "_memo", {})
 
     # Questions
 
@@ -234,14 +271,15 @@ class AftercarePlan:
         ruleset does not know: nothing unknown is ever reported as permitted.
         """
         try:
-            gate = self._gates[activity]
+            track = self._tracks[activity]
         except (KeyError, TypeError):
-            raise unknown_activity(activity, self.ruleset._by_activity) from None
+            track = self._track(activity)
         at = self._checked_at(at)
+        gate = track.gate
         if gate.__class__ is dt.datetime:
             return at >= gate  # type: ignore[operator,unused-ignore]
         if gate is None:
-            return self._tracks[activity].at(at).status is not _NOT_PERMITTED
+            return track.at(at).status is not _NOT_PERMITTED
         return gate is True
 
     def check(self, activity: str, at: dt.datetime) -> Decision:
@@ -252,27 +290,33 @@ class AftercarePlan:
     def decisions_at(self, at: dt.datetime) -> tuple[Decision, ...]:
         """One :class:`Decision` per activity of the ruleset, in ruleset order."""
         at = self._checked_at(at)
-        return tuple(self._decide(t, at) for t in self._tracks.values())
+        return tuple(self._decide(self._track(a), at) for a in self._lifts)
 
     def timeline(self) -> tuple[TimelineEntry, ...]:
         """One entry per rule, in the order the restrictions lift; never-lifting ones last."""
+        timeline = self._memo.get("timeline")
+        if timeline is None:
+            timeline = self._memo["timeline"] = self._timeline()
+        return timeline  # type: ignore[return-value]
+
+    def _timeline(self) -> tuple[TimelineEntry, ...]:
         tz = self.session.timezone
-        entries = [
-            TimelineEntry(
-                activity=t.rule.activity,
-                label=t.rule.label,
-                status_until_lift=t.status_until_lift,
-                permitted_from=None
-                if t.permitted_from is None
-                else t.permitted_from.astimezone(tz),
-                permitted_from_utc=t.permitted_from,
-                reason=t.rule.reason,
-                source=t.rule.source,
-                clinician_adjustable=t.rule.clinician_adjustable,
-                overrides=tuple(o for o in self.overrides if o.activity == t.rule.activity),
-            )
-            for t in self._tracks.values()
-        ]
+        ended = self.session.ended_at_utc
+        rules = self.ruleset._by_activity
+        entries: list[TimelineEntry] = []
+        for activity, lift in self._lifts.items():
+            rule = rules[activity]
+            if activity in self._by_activity:
+                track = self._track(activity)
+                overrides = tuple(o for o in self.overrides if o.activity == activity)
+                entry = _entry(rule, tz, track.status_until_lift, track.permitted_from, overrides)
+            else:
+                before, since = _unchanged(rule, ended, lift)
+                if since == ended:
+                    entry = _entry(rule, tz, before, since, ())
+                else:  # shared by every session in this zone that lifts at that instant
+                    entry = _shared_entry(rule, tz, before, since)
+            entries.append(entry)
         return tuple(sorted(entries, key=_lift_order))
 
     def with_override(
@@ -335,24 +379,49 @@ class AftercarePlan:
     # Helpers
 
     def _track(self, activity: str) -> _Track:
+        """The activity's track, built on first use; UnknownActivityError if none."""
         try:
             return self._tracks[activity]
-        except (KeyError, TypeError):
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable "activity"
             raise unknown_activity(activity, self.ruleset._by_activity) from None
+        try:
+            lift = self._lifts[activity]
+        except KeyError:
+            raise unknown_activity(activity, self.ruleset._by_activity) from None
+        rule = self.ruleset._by_activity[activity]
+        overrides = self._by_activity.get(activity, [])
+        track = _Track.build(rule, self.session.ended_at_utc, lift, overrides)
+        self._tracks[activity] = track
+        return track
 
     def _checked_at(self, at: dt.datetime) -> dt.datetime:
+        """``at`` checked and in UTC: one conversion, so later comparisons are cheap."""
+        given = at
         if at.__class__ is not dt.datetime or at.tzinfo is not UTC:
-            at = ensure_aware(at, "at")
+            at = ensure_aware(at, "at").astimezone(UTC)
         if at < self.session.ended_at_utc:
             msg = (
-                f"at ({at.isoformat()}) is before the session ended "
+                f"at ({given.isoformat()}) is before the session ended "
                 f"({self.session.ended_at_utc.isoformat()})"
             )
             raise BeforeSessionEndError(msg)
         return at
 
     def _decide(self, track: _Track, instant: dt.datetime) -> Decision:
-        segment = track.at(instant)
+        """The decision for the segment in force at ``instant``.
+
+        Everything but ``at`` depends only on the segment, so it is worked out once per
+        segment; each call makes a new Decision that carries its own ``at``.
+        """
+        key = (track.rule.activity, track.position(instant))
+        fields = self._memo.get(key)
+        if fields is None:
+            fields = self._memo[key] = self._decision_fields(track, track.segments[key[1]])
+        return Decision(**fields, at=instant)  # type: ignore[arg-type]
+
+    def _decision_fields(self, track: _Track, segment: _Segment) -> dict[str, Any]:
         rule = track.rule
         reason = rule.reason
         override = segment.override
@@ -364,21 +433,63 @@ class AftercarePlan:
                 f"from {when.isoformat()}" + (f": {override.note}" if override.note else ".")
             )
         lift = track.permitted_from
-        return Decision(
-            activity=rule.activity,
-            label=rule.label,
-            status=segment.status,
-            permitted_from=None if lift is None else lift.astimezone(tz),
-            permitted_from_utc=lift,
-            reason=reason,
-            source=rule.source,
-            override=override,
-            session=self.session,
-            at=instant,
-        )
+        return {
+            "activity": rule.activity,
+            "label": rule.label,
+            "status": segment.status,
+            "permitted_from": None if lift is None else lift.astimezone(tz),
+            "permitted_from_utc": lift,
+            "reason": reason,
+            "source": rule.source,
+            "override": override,
+            "session": self.session,
+        }
 
 
 _NEVER = dt.datetime.max.replace(tzinfo=UTC)
+
+
+def _entry(
+    rule: Rule,
+    tz: dt.tzinfo,
+    before: Status,
+    since: dt.datetime | None,
+    overrides: tuple[Override, ...],
+) -> TimelineEntry:
+    return TimelineEntry(
+        activity=rule.activity,
+        label=rule.label,
+        status_until_lift=before,
+        permitted_from=None if since is None else since.astimezone(tz),
+        permitted_from_utc=since,
+        reason=rule.reason,
+        source=rule.source,
+        clinician_adjustable=rule.clinician_adjustable,
+        overrides=overrides,
+    )
+
+
+# Timeline entries that do not depend on the session's own instant (a "next day"
+# lift is the same for every session that ended on that local day in that zone),
+# keyed by the identity of the rule and the zone.  Each value holds the rule and the
+# zone themselves, so neither can be freed and its id reused while it is cached.
+_SharedKey: TypeAlias = "tuple[int, int, dt.datetime | None]"
+_SHARED: dict[_SharedKey, tuple[Rule, dt.tzinfo, TimelineEntry]] = {}
+_SHARED_MAX = 1 << 16
+
+
+def _shared_entry(
+    rule: Rule, tz: dt.tzinfo, before: Status, since: dt.datetime | None
+) -> TimelineEntry:
+    key = (id(rule), id(tz), since)  # ``before`` follows from the rule when lift > end
+    hit = _SHARED.get(key)
+    if hit is not None and hit[0] is rule and hit[1] is tz:
+        return hit[2]
+    entry = _entry(rule, tz, before, since, ())
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[key] = (rule, tz, entry)
+    return entry
 
 
 def _lift_order(entry: TimelineEntry) -> tuple[bool, dt.datetime]:

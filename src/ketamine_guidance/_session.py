@@ -44,11 +44,22 @@ def resolve_timezone(value: object) -> dt.tzinfo:
     if not isinstance(value, dt.tzinfo):
         msg = f"timezone must be an IANA name or a tzinfo, not {type(value).__name__}"
         raise TypeError(msg)
+    try:
+        return _checked_zone(value)
+    except TypeError:  # an unhashable tzinfo (dateutil's tzfile): check it every time
+        return _check_zone(value)
+
+
+def _check_zone(value: dt.tzinfo) -> dt.tzinfo:
     probe = dt.datetime(2000, 1, 1, tzinfo=UTC).astimezone(value)
     if probe.utcoffset() is None:
         msg = f"time zone {value!r} gives no UTC offset"
         raise UnknownTimezoneError(msg)
     return value
+
+
+# A batch makes many sessions in a few zones: check each zone object once.
+_checked_zone = functools.lru_cache(maxsize=1024)(_check_zone)
 
 
 def zone_name(tz: dt.tzinfo) -> str | None:
