@@ -426,3 +426,34 @@ def test_unknown_activities_never_permit(zone, ended, activity):
         plan.is_permitted(activity, ended)
     with pytest.raises(UnknownActivityError):
         plan.check(activity, ended)
+
+
+def test_a_hand_built_rule_that_permits_while_restricted_is_permitted_from_the_end():
+    from ketamine_guidance import NextDay, Rule, Source
+
+    rule = Rule(
+        activity="walk",
+        label="Walking",
+        until=NextDay(),
+        reason="Fine.",
+        source=Source(title="T", section="S"),
+        while_restricted=PERMITTED,
+    )
+    ruleset = Ruleset(id="hand", version="1", title="Hand-built", rules=(rule,))
+    plan = plan_for(Session(ENDED, NY), ruleset)
+    (entry,) = plan.timeline()
+    assert entry.status_until_lift is PERMITTED
+    assert entry.permitted_from_utc == ENDED
+    assert plan.check("walk", ENDED).status is PERMITTED
+
+
+def test_the_shared_timeline_cache_is_bounded(monkeypatch: pytest.MonkeyPatch):
+    from ketamine_guidance import _plan
+
+    monkeypatch.setattr(_plan, "_SHARED_MAX", 1)
+    monkeypatch.setattr(_plan, "_SHARED", {})
+    first = plan_for(Session(ENDED, "America/New_York")).timeline()
+    second = plan_for(Session(ENDED, "Europe/Paris")).timeline()
+    assert len(_plan._SHARED) == 1
+    assert first != second
+    assert plan_for(Session(ENDED, "America/New_York")).timeline() == first

@@ -355,7 +355,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 def _governance_lines(ruleset: Ruleset) -> list[str]:
     """Who reviewed the ruleset and when it takes effect, where the file says."""
-    lines = []
+    lines: list[str] = []
     if ruleset.reviewed_by or ruleset.reviewed_on:
         by = f" by {ruleset.reviewed_by}" if ruleset.reviewed_by else ""
         on = f" on {ruleset.reviewed_on.isoformat()}" if ruleset.reviewed_on else ""

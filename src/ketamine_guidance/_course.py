@@ -153,7 +153,7 @@ class CoursePlan:
         """
         tz = self.sessions[-1].timezone
         latest = {e.activity: e for e in self._plans[-1].timeline()}
-        entries = []
+        entries: list[TimelineEntry] = []
         for activity, track in self._tracks.items():
             lift = track.permitted_from
             before = max(

@@ -129,14 +129,15 @@ def _text(value: object, next_day_begins: dt.time, name: str) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, tuple):
-        return "[" + ", ".join(repr(v) for v in value) + "]"
+        items: tuple[object, ...] = value  # pyright: ignore[reportUnknownVariableType]
+        return "[" + ", ".join(repr(v) for v in items) + "]"
     return repr(value)
 
 
 def _changes(
     old: object, new: object, names: Sequence[str], old_nd: dt.time, new_nd: dt.time
 ) -> tuple[FieldChange, ...]:
-    changes = []
+    changes: list[FieldChange] = []
     for name in names:
         a, b = getattr(old, name), getattr(new, name)
         a_text, b_text = _text(a, old_nd, name), _text(b, new_nd, name)
@@ -154,7 +155,7 @@ def _items(
     added = tuple(i for k, i in after.items() if k not in before)
     removed = tuple(i for k, i in before.items() if k not in after)
     names = [f.name for f in attrs.fields(cls) if f.name != key]
-    changed = []
+    changed: list[ItemChange] = []
     for k, item in after.items():
         if k in before:
             changes = _changes(before[k], item, names, old_nd, new_nd)

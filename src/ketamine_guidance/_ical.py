@@ -9,6 +9,9 @@ means exactly one instant; otherwise, and for a zone without an IANA name, it is
 written in UTC, which every calendar program shows at the right instant.
 """
 
+# icalendar annotates a property's value as Any: each .add() call is untyped to pyright.
+# pyright: reportUnknownMemberType=false
+
 from __future__ import annotations
 
 import datetime as dt

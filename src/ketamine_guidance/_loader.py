@@ -386,7 +386,9 @@ class _Reader:
         return RULESET_SCHEMA
 
     def ruleset(self, value: object, path: str) -> Ruleset:
-        given = set(value) if isinstance(value, Mapping) else set()
+        given: set[object] = (
+            set(cast("Mapping[object, object]", value)) if isinstance(value, Mapping) else set()
+        )
         extending = "extends" in given
         parsers: dict[str, Callable[[object, str], object]] = {
             "schema": self.schema,
@@ -421,7 +423,12 @@ class _Reader:
         # Read every field even if some fail, so that the checks across fields below
         # report their problems in the same pass.
         fields = self.table(
-            value, path, parsers, required=required, defaults=defaults, partial=True
+            value,  # pyright: ignore[reportUnknownArgumentType]  (raw data: anything at all)
+            path,
+            parsers,
+            required=required,
+            defaults=defaults,
+            partial=True,
         )
         del fields["schema"]
         base: Ruleset | None = fields.pop("extends")

@@ -131,7 +131,8 @@ def tzdb_info(tz: dt.tzinfo) -> dict[str, str | None]:
     package's version alone would often name a database that was not used.
     """
     if isinstance(tz, zoneinfo.ZoneInfo):
-        if tz.key is None:  # ZoneInfo.from_file: no key, no way to tell
+        # ZoneInfo.from_file gives no key (typeshed says str): no way to tell.
+        if tz.key is None:  # pyright: ignore[reportUnnecessaryComparison]
             return {"source": "unknown", "version": None}
         source, version = _zoneinfo_source(tz.key)
         return {"source": source, "version": version}

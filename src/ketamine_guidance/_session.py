@@ -108,7 +108,10 @@ class Session:
     def __init__(self, ended_at: dt.datetime, timezone: dt.tzinfo | str | None = None) -> None:
         ended_at = ensure_aware(ended_at, "ended_at")
         zone = resolve_timezone(ended_at.tzinfo if timezone is None else timezone)
-        self.__attrs_init__(ended_at, zone, ended_at.astimezone(UTC))
+        # attrs writes __attrs_init__ for a class with init=False; pyright cannot see it.
+        self.__attrs_init__(  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+            ended_at, zone, ended_at.astimezone(UTC)
+        )
 
     @property
     def ended_at_local(self) -> dt.datetime:

@@ -222,7 +222,7 @@ def _build(
         _timeline_item(e, session.ended_at_utc, moment, override_line) for e in plan.timeline()
     )
 
-    groups = []
+    groups: list[_Group] = []
     for category in AdviceCategory:
         items = plan.advice(category)
         contact = ruleset.contact if category is AdviceCategory.AFTER_EFFECTS else None
@@ -463,7 +463,7 @@ class _MarkdownWriter(_Writer):
         self.block(_md(text))
 
     def items(self, items: tuple[_Item, ...]) -> None:
-        entries = []
+        entries: list[str] = []
         for item in items:
             when = "" if item.moment is None else _md(item.moment.text)
             # lead and after are the sheet's own words, free of Markdown characters
@@ -479,7 +479,7 @@ class _MarkdownWriter(_Writer):
         self.block(f"**{_md(lead)}** {_md(text)}")
 
     def sources(self, sources: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
-        lines = []
+        lines: list[str] = []
         for title, sections in sources:
             lines += [f"- {_md(title)}, sections:", *(f"  - {_md(s)}" for s in sections)]
         self.block(*lines)
