@@ -85,6 +85,9 @@ def docs(session: nox.Session) -> None:
         "sphinx-build", "-q", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
     )
     session.run("sphinx-build", "-q", "-b", "doctest", "docs", "docs/_build/doctest")
+    # The tests of the site itself (inventory, generated pages, a real browser) need
+    # Sphinx, which only this environment has: the per-Python sessions skip them.
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_docs.py")
 
 
 @nox.session(python=False)
