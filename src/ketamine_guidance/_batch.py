@@ -243,9 +243,8 @@ def _rows(sessions: tuple[Session, ...], compiled: _Compiled, ruleset: Ruleset) 
     zones: list[dt.tzinfo] = []
     rows: list[Row] = []
     append = rows.append
-    session_class = Session
     for i, session in enumerate(sessions):
-        if session.__class__ is not session_class and not isinstance(session, Session):
+        if not isinstance(session, Session):
             msg = f"sessions[{i}] must be a Session, not {type(session).__name__}"
             raise TypeError(msg)
         ended = session.ended_at_utc
