@@ -282,3 +282,10 @@ def test_a_session_before_the_ruleset_takes_effect_is_refused() -> None:
         lift_times([after, before], rules)
     with pytest.raises(RulesetNotInEffectError):
         plan_for(before, rules)
+
+
+def test_a_table_pickles_for_worker_processes() -> None:
+    import pickle
+
+    table = lift_times([Session(utc(2026, 11, 25, 23, 30), "America/New_York")])
+    assert pickle.loads(pickle.dumps(table)) == table
