@@ -70,13 +70,13 @@ class LiftTable:
 
     activities: tuple[str, ...]
     sessions: tuple[Session, ...]
-    rows: tuple[Row, ...]
+    rows: tuple[tuple[dt.datetime | None, ...], ...]
 
     def __len__(self) -> int:
         """The number of sessions."""
         return len(self.rows)
 
-    def column(self, activity: str) -> Row:
+    def column(self, activity: str) -> tuple[dt.datetime | None, ...]:
         """One activity's lift instant for every session, in session order.
 
         Raises :class:`~ketamine_guidance.UnknownActivityError` for an activity the
