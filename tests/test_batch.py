@@ -202,6 +202,14 @@ def test_hand_built_windows_behave_as_the_engine_says() -> None:
     assert_same_as_plans(lift_times([session], rules), rules)
 
 
+def test_an_empty_latest_of_is_refused_not_read_as_immediately() -> None:
+    session = Session(utc(2026, 6, 1, 12, 0), "Europe/Paris")
+    with pytest.raises(ValueError, match="latest_of window needs at least one window"):
+        lift_times([session], ruleset(NextDay(), LatestOf(())))
+    with pytest.raises(ValueError, match="empty"):  # the plan cannot give an instant either
+        plan_for(session, ruleset(LatestOf(()))).timeline()
+
+
 def test_a_rule_permitted_while_restricted_lifts_at_the_end() -> None:
     # Only a hand-built ruleset says this; the plan reports the end, and so does the batch.
     rule = Rule(
