@@ -10,6 +10,7 @@ False
 <Status.PERMITTED: 'permitted'>
 """
 
+from ketamine_guidance._batch import LiftTable, lift_times
 from ketamine_guidance._course import CoursePlan, plan_for_course
 from ketamine_guidance._diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._errors import (
@@ -64,10 +65,12 @@ __all__ = [
     "AftercarePlan",
     "CoursePlan",
     "Decision",
+    "LiftTable",
     "Override",
     "Session",
     "Status",
     "TimelineEntry",
+    "lift_times",
     "plan_for",
     "plan_for_course",
     # The patient's aftercare sheet
