@@ -169,9 +169,6 @@ class _Compiled:
             # (unvalidated) window says.
             return _after(delta) if delta > dt.timedelta(0) else _ended
         if isinstance(window, LatestOf):
-            if not window.windows:  # the loader refuses this; never read it as "immediately"
-                msg = "a latest_of window needs at least one window to wait for"
-                raise ValueError(msg)
             return _latest([self._compile(w) for w in window.windows])
         assert isinstance(window, NextDay | DayAt | EndOfDay)  # noqa: S101  (a closed union)
         if window not in self.calendar_windows:

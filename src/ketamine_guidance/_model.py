@@ -101,11 +101,17 @@ class Never:
     """The ruleset gives no end; only a clinician's override lifts the restriction."""
 
 
+def _at_least_one_window(_: object, __: object, windows: tuple[object, ...]) -> None:
+    if not windows:  # with nothing to wait for, "lifts immediately" would not fail closed
+        msg = "LatestOf needs at least one window to wait for"
+        raise ValueError(msg)
+
+
 @frozen
 class LatestOf:
     """Lifts when every one of ``windows`` has lifted (there is deliberately no earliest-of)."""
 
-    windows: tuple[Window, ...]
+    windows: tuple[Window, ...] = field(validator=_at_least_one_window)
 
 
 Window: TypeAlias = "Immediately | EndOfDay | NextDay | DayAt | Hours | Never | LatestOf"
