@@ -457,3 +457,29 @@ def test_the_shared_timeline_cache_is_bounded(monkeypatch: pytest.MonkeyPatch):
     assert len(_plan._SHARED) == 1
     assert first != second
     assert plan_for(Session(ENDED, "America/New_York")).timeline() == first
+
+
+def test_messages_name_the_argument_exactly(plan):
+    with pytest.raises(NaiveDatetimeError, match=r"^effective_from is naive "):
+        plan.with_override(
+            "driving", status=PERMITTED, effective_from=dt.datetime(2026, 11, 26), clinician="A"
+        )
+    with pytest.raises(ValueError, match=r"^clinician must name who made the override$"):
+        plan.with_override("driving", status=PERMITTED, effective_from=ENDED, clinician="")
+    with pytest.raises(TypeError, match=r"^session must be a Session, not datetime$"):
+        plan_for(ENDED)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^ruleset must be a Ruleset, not dict$"):
+        plan_for(Session(ENDED), {})  # type: ignore[arg-type]
+    with pytest.raises(UnknownActivityError, match=r"^unknown activity \"\['driving'\]\""):
+        plan.check(["driving"], ENDED)
+
+
+def test_instants_are_held_in_utc_whatever_zone_they_came_in(plan):
+    at = NEXT_MORNING.astimezone(NY)
+    decision = plan.check("driving", at)
+    assert decision.at == at
+    assert decision.at is not None
+    assert decision.at.tzinfo is dt.timezone.utc
+    overridden = plan.with_override("driving", status=PERMITTED, effective_from=at, clinician="A")
+    assert overridden.overrides[0].effective_from_utc.tzinfo is dt.timezone.utc
+    assert overridden.overrides[0].effective_from is at

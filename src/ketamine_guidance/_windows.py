@@ -73,10 +73,9 @@ def latest_instant(wall: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     >>> latest_instant(dt.datetime(2026, 11, 1, 1, 30), ny)  # in the autumn fold
     datetime.datetime(2026, 11, 1, 6, 30, tzinfo=datetime.timezone.utc)
     """
-    try:
-        return _resolve_cached(wall, tz)
-    except TypeError:  # an unhashable tzinfo (dateutil's tzfile): resolve without the cache
+    if tz.__hash__ is None:  # an unhashable tzinfo (dateutil's tzfile): no cache
         return _resolve(wall, tz)
+    return _resolve_cached(wall, tz)
 
 
 def lift_instant(
