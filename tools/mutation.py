@@ -27,8 +27,9 @@ PAGE = ROOT / "docs" / "reference" / "mutation-survivors.md"
 # exact name.  Names change when the code changes: review this after each run.
 REASONS = json.loads((Path(__file__).parent / "mutation_reasons.json").read_text("utf-8"))
 NOT_REACHED = (
-    "not killed by this branch's tests; the core example tests (tests/test_windows.py, "
-    "test_plan.py, test_loader.py, test_cli.py) are meant to reach it: rerun after merging"
+    "left: no test yet tells this change apart from the original (most are changes to "
+    "the wording of an error message or to a default that no input reaches); a candidate "
+    "for a new test"
 )
 
 
