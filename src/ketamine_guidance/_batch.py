@@ -20,7 +20,6 @@ the table equals the plans' timelines exactly; a test checks that over every zon
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import operator
 from collections.abc import Callable, Iterable
 from typing import TypeAlias
@@ -86,6 +85,8 @@ class LiftTable:
             j = self.activities.index(activity)
         except ValueError:
             text = activity if isinstance(activity, str) else repr(activity)
+            import difflib  # on first use: only an unknown activity needs it
+
             close = difflib.get_close_matches(text, self.activities, n=3, cutoff=0.5)
             raise UnknownActivityError(text, self.activities, suggestions=close) from None
         return tuple(row[j] for row in self.rows)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
 __all__ = ["SCHEMA_RESOURCE", "ruleset_schema", "ruleset_schema_text"]
@@ -13,6 +11,8 @@ SCHEMA_RESOURCE = "schemas/ruleset.schema.json"
 
 def ruleset_schema_text() -> str:
     """The schema file's text, exactly as shipped."""
+    from importlib import resources  # on first use: it is slow to import
+
     return resources.files("ketamine_guidance").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
 
 
@@ -30,5 +30,7 @@ def ruleset_schema() -> dict[str, Any]:
 
     .. versionadded:: 0.1.0
     """
+    import json
+
     schema: dict[str, Any] = json.loads(ruleset_schema_text())
     return schema
