@@ -47,10 +47,11 @@ nox.options.sessions = ["lint", "types", "tests", "coverage", "docs", "build"]
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and format check."""
+    """ruff (lint and format check) and import-linter (imports run down the layers)."""
     paths = ["src", "tests", "benchmarks", "tools", "docs/conf.py", "docs/_ext", "noxfile.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python=False)

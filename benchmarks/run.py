@@ -29,7 +29,7 @@ from typing import Any
 import pyperf
 
 import ketamine_guidance as kg
-from ketamine_guidance import _windows
+from ketamine_guidance._engine import windows as _windows
 
 UTC = dt.timezone.utc
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ketamine_guidance import Ruleset, RulesetError, load_ruleset, validate_ruleset
-from ketamine_guidance._loader import MAX_FILE_BYTES
+from ketamine_guidance._rules.loader import MAX_FILE_BYTES
 
 SOURCE = {"title": "Example Clinic aftercare sheet", "section": "Driving"}
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from ketamine_guidance import Ruleset, RulesetError, load_ruleset, ruleset_schema, validate_ruleset
-from ketamine_guidance._loader import read_ruleset_data
+from ketamine_guidance._rules.loader import read_ruleset_data
 from tests.strategies import ruleset_data
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.*"))
-DEFAULT = ROOT / "src" / "ketamine_guidance" / "data" / "default.toml"
+DEFAULT = ROOT / "src" / "ketamine_guidance" / "_rules" / "data" / "default.toml"
 REFERENCE = ROOT / "docs" / "reference" / "ruleset-format.md"
 
 Draft202012Validator.check_schema(ruleset_schema())

@@ -22,7 +22,7 @@ from ketamine_guidance import (
     Window,
     plan_for,
 )
-from ketamine_guidance._windows import lift_instant
+from ketamine_guidance._engine.windows import lift_instant
 from tests.strategies import UTC, zones
 
 SOURCE = {"title": "Example Clinic aftercare sheet", "section": "Aftercare"}
@@ -134,7 +134,7 @@ def test_end_of_day_across_a_midnight_that_never_happens() -> None:
 
 
 def _ruleset(window: Window) -> Ruleset:
-    from ketamine_guidance._model import Rule, Source
+    from ketamine_guidance._rules.model import Rule, Source
 
     rule = Rule(
         activity="driving",

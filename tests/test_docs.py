@@ -29,7 +29,7 @@ import pytest
 import ketamine_guidance
 from ketamine_guidance import default_ruleset
 from ketamine_guidance._cli import build_parser, main
-from ketamine_guidance._model import Immediately, describe_window
+from ketamine_guidance._rules.model import Immediately, describe_window
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

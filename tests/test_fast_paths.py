@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ketamine_guidance as kg
-from ketamine_guidance._windows import lift_instant
+from ketamine_guidance._engine.windows import lift_instant
 
 from .strategies import instants
 

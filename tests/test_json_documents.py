@@ -29,7 +29,7 @@ from ketamine_guidance import (
     plan_for,
 )
 from ketamine_guidance._cli import main
-from ketamine_guidance._serialize import _zoneinfo_source, iso, tzdb_info
+from ketamine_guidance._engine.documents import iso, tzdb_info, zoneinfo_source
 from tests import strategies
 from tests.interop_fixtures import CLINIC_DATA, UTC, clinic_plan, clinic_ruleset
 from tests.schema_check import validate
@@ -174,10 +174,10 @@ def test_an_offset_in_seconds_is_written_in_utc() -> None:
 @pytest.fixture
 def tzpath() -> Iterator[None]:
     """Lets a test point zoneinfo at its own folders; restores the default after."""
-    _zoneinfo_source.cache_clear()
+    zoneinfo_source.cache_clear()
     yield
     zoneinfo.reset_tzpath()
-    _zoneinfo_source.cache_clear()
+    zoneinfo_source.cache_clear()
 
 
 def _fake_system(folder: Path, **files: str) -> str:

@@ -24,7 +24,8 @@ from ketamine_guidance import (
     default_ruleset,
     load_ruleset,
 )
-from ketamine_guidance._loader import MAX_FILE_BYTES, ruleset_from_data
+from ketamine_guidance._rules.loader import MAX_FILE_BYTES
+from ketamine_guidance._rules.ruleset import ruleset_from_data
 
 EXAMPLE_TOML = """\
 id = "example-clinic"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from ketamine_guidance import RulesetError, RulesetFileError, RulesetProblem, load_ruleset
-from ketamine_guidance._loader import MAX_FILE_BYTES, read_ruleset_data, ruleset_from_data
+from ketamine_guidance._rules.loader import MAX_FILE_BYTES, read_ruleset_data
+from ketamine_guidance._rules.ruleset import ruleset_from_data
 
 SOURCE = {"title": "Sheet", "section": "Driving"}
 RULE = {
@@ -112,6 +113,16 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def extending(
+    path: Path, extends: str, rest: str = "", *, ident: str = "c", version: str = "1"
+) -> Path:
+    """A ruleset file at ``path`` that extends ``extends``, with ``rest`` appended."""
+    head = (
+        f'id = "{ident}"\nversion = "{version}"\ntitle = "{ident.upper()}"\nextends = "{extends}"\n'
+    )
+    return write(path, head + rest)
+
+
 BASE_TOML = """\
 id = "base"
 version = "1"
@@ -138,9 +149,7 @@ def test_data_may_only_extend_the_default():
 
 def test_a_broken_base_is_reported_at_extends_with_its_own_paths(tmp_path: Path):
     write(tmp_path / "base.toml", BASE_TOML.replace('until = "next_day"', "until = 3"))
-    child = write(
-        tmp_path / "child.toml", 'id = "c"\nversion = "1"\ntitle = "C"\nextends = "base.toml"\n'
-    )
+    child = extending(tmp_path / "child.toml", "base.toml")
     error = refused(load_ruleset, child)
     expected = (
         "extends: base 'base.toml': rules[0].until: must be a window: one of immediately, "
@@ -148,9 +157,7 @@ def test_a_broken_base_is_reported_at_extends_with_its_own_paths(tmp_path: Path)
         "{ latest_of = [...] }"
     )
     assert [str(p) for p in error.problems] == [expected]
-    child2 = write(
-        tmp_path / "child2.toml", 'id = "c"\nversion = "1"\ntitle = "C"\nextends = "nope.toml"\n'
-    )
+    child2 = extending(tmp_path / "child2.toml", "nope.toml")
     (problem,) = refused(load_ruleset, child2).problems
     assert problem == RulesetProblem(
         "extends", "base 'nope.toml': cannot read file: No such file or directory"
@@ -159,10 +166,8 @@ def test_a_broken_base_is_reported_at_extends_with_its_own_paths(tmp_path: Path)
 
 def test_a_base_extending_a_base_loads_with_its_own_name(tmp_path: Path):
     write(tmp_path / "base.toml", BASE_TOML)
-    write(tmp_path / "middle.toml", 'id = "m"\nversion = "1"\ntitle = "M"\nextends = "base.toml"\n')
-    top = write(
-        tmp_path / "top.toml", 'id = "t"\nversion = "2"\ntitle = "T"\nextends = "middle.toml"\n'
-    )
+    extending(tmp_path / "middle.toml", "base.toml", ident="m")
+    top = extending(tmp_path / "top.toml", "middle.toml", ident="t", version="2")
     ruleset = load_ruleset(top)
     assert (ruleset.id, ruleset.activities) == ("t", ("driving",))
 
@@ -170,10 +175,7 @@ def test_a_base_extending_a_base_loads_with_its_own_name(tmp_path: Path):
 def test_too_deep_a_chain_of_bases_is_refused(tmp_path: Path):
     write(tmp_path / "r0.toml", BASE_TOML)
     for i in range(1, 12):
-        write(
-            tmp_path / f"r{i}.toml",
-            f'id = "r{i}"\nversion = "1"\ntitle = "R"\nextends = "r{i - 1}.toml"\n',
-        )
+        extending(tmp_path / f"r{i}.toml", f"r{i - 1}.toml", ident=f"r{i}")
     problems = refused(load_ruleset, tmp_path / "r11.toml").problems
     assert problems[-1].path == "extends"
     assert problems[-1].message.endswith("more than 8 levels of extends")
@@ -191,10 +193,7 @@ def test_removing_what_the_base_lacks_names_what_it_has():
 
 def test_removing_advice_from_a_base_without_any_says_none(tmp_path: Path):
     write(tmp_path / "base.toml", BASE_TOML)
-    child = write(
-        tmp_path / "child.toml",
-        'id = "c"\nversion = "1"\ntitle = "C"\nextends = "base.toml"\nremove_advice = ["rest"]\n',
-    )
+    child = extending(tmp_path / "child.toml", "base.toml", 'remove_advice = ["rest"]\n')
     assert refused(load_ruleset, child).problems == (
         RulesetProblem("remove_advice[0]", "'rest' is not in the base ruleset (it has: none)"),
     )
@@ -202,10 +201,7 @@ def test_removing_advice_from_a_base_without_any_says_none(tmp_path: Path):
 
 def test_removing_every_rule_is_refused(tmp_path: Path):
     write(tmp_path / "base.toml", BASE_TOML)
-    child = write(
-        tmp_path / "child.toml",
-        'id = "c"\nversion = "1"\ntitle = "C"\nextends = "base.toml"\nremove = ["driving"]\n',
-    )
+    child = extending(tmp_path / "child.toml", "base.toml", 'remove = ["driving"]\n')
     assert refused(load_ruleset, child).problems == (
         RulesetProblem("remove", "removes every rule; a ruleset needs at least one"),
     )
@@ -216,9 +212,9 @@ def test_a_replaced_rule_keeps_its_place_and_takes_the_new_text(tmp_path: Path):
         tmp_path / "base.toml",
         BASE_TOML + BASE_TOML[BASE_TOML.index("[[rules]]") :].replace("driving", "alcohol"),
     )
-    child = write(
+    child = extending(
         tmp_path / "child.toml",
-        'id = "c"\nversion = "1"\ntitle = "C"\nextends = "base.toml"\n'
+        "base.toml",
         '[[rules]]\nactivity = "driving"\nlabel = "Driving a car"\nuntil = { hours = 24 }\n'
         'reason = "New."\nsource = { title = "T", section = "S" }\n',
     )

@@ -19,7 +19,7 @@ from ketamine_guidance import (
     UnknownActivityError,
     default_ruleset,
 )
-from ketamine_guidance._model import describe_window
+from ketamine_guidance._rules.model import describe_window
 
 
 @pytest.mark.parametrize(

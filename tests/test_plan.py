@@ -448,7 +448,7 @@ def test_a_hand_built_rule_that_permits_while_restricted_is_permitted_from_the_e
 
 
 def test_the_shared_timeline_cache_is_bounded(monkeypatch: pytest.MonkeyPatch):
-    from ketamine_guidance import _plan
+    from ketamine_guidance._engine import plan as _plan
 
     monkeypatch.setattr(_plan, "_SHARED_MAX", 1)
     monkeypatch.setattr(_plan, "_SHARED", {})

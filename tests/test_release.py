@@ -28,7 +28,7 @@ def _built(pattern: str) -> Path:
 
 def test_the_wheel_ships_the_package_data_and_the_typing_marker() -> None:
     names = set(zipfile.ZipFile(_built("*.whl")).namelist())
-    for name in ("data/default.toml", "py.typed", "__init__.py", "_cli.py"):
+    for name in ("_rules/data/default.toml", "py.typed", "__init__.py", "_cli.py"):
         assert f"ketamine_guidance/{name}" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
@@ -40,7 +40,7 @@ def test_the_sdist_carries_the_sources_tests_licence_and_readme() -> None:
         "LICENSE",
         "README.md",
         "pyproject.toml",
-        "src/ketamine_guidance/data/default.toml",
+        "src/ketamine_guidance/_rules/data/default.toml",
     ):
         assert name in names
 

@@ -12,7 +12,8 @@ import pytz
 from dateutil import tz as dateutil_tz
 
 from ketamine_guidance import GuidanceError, NaiveDatetimeError, Session, UnknownTimezoneError
-from ketamine_guidance._session import zone_name
+from ketamine_guidance._engine.session import zone_name
+from tests.tzinfos import NoOffset
 
 UTC = dt.timezone.utc
 ENDED = dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
@@ -35,16 +36,6 @@ def test_ended_at_must_be_a_datetime():
 
 
 def test_a_tzinfo_that_gives_no_offset_counts_as_naive():
-    class NoOffset(dt.tzinfo):
-        def utcoffset(self, _: dt.datetime | None) -> None:
-            return None
-
-        def tzname(self, _: dt.datetime | None) -> None:
-            return None
-
-        def dst(self, _: dt.datetime | None) -> None:
-            return None
-
     with pytest.raises(NaiveDatetimeError):
         Session(dt.datetime(2026, 1, 1, tzinfo=NoOffset()))
 
@@ -73,19 +64,6 @@ def test_a_timezone_of_the_wrong_type_is_refused():
 
 
 def test_a_tzinfo_giving_no_offset_is_refused_as_a_zone():
-    class NoOffset(dt.tzinfo):
-        def utcoffset(self, _: dt.datetime | None) -> None:
-            return None
-
-        def tzname(self, _: dt.datetime | None) -> None:
-            return None
-
-        def dst(self, _: dt.datetime | None) -> None:
-            return None
-
-        def fromutc(self, moment: dt.datetime) -> dt.datetime:
-            return moment
-
     with pytest.raises(UnknownTimezoneError, match="gives no UTC offset"):
         Session(ENDED, NoOffset())
 

@@ -29,7 +29,7 @@ from ketamine_guidance import (
     render_sheet,
 )
 from ketamine_guidance._cli import main
-from ketamine_guidance._format import format_local
+from ketamine_guidance._formats.text import format_local
 from tests.strategies import instants, zone_names
 
 UTC = dt.timezone.utc

@@ -20,7 +20,7 @@ from ketamine_guidance import (
     NextDay,
     Window,
 )
-from ketamine_guidance._windows import latest_instant, lift_instant
+from ketamine_guidance._engine.windows import latest_instant, lift_instant
 from tests.strategies import instants, zones
 
 UTC = dt.timezone.utc

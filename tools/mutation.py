@@ -4,8 +4,8 @@
     nox -s mutation -- --report      # only print the score of the last run
 
 mutmut (configured in ``[tool.mutmut]`` of pyproject.toml) copies the package into
-``mutants/``, changes one thing at a time in ``_windows.py``, ``_plan.py`` and
-``_loader.py``, and runs the tests that reach the changed function.  A mutant the
+``mutants/``, changes one thing at a time in ``_engine/windows.py``,
+``_engine/plan.py`` and ``_rules/loader.py``, and runs the tests that reach the changed function.  A mutant the
 tests do not notice "survives"; docs/reference/mutation-survivors.md says why each
 survivor is equivalent or left.
 """

@@ -35,7 +35,7 @@ from sphinx.util.nodes import nested_parse_with_titles
 
 import ketamine_guidance
 from ketamine_guidance import Advice, Rule, Ruleset, Source, default_ruleset, load_ruleset
-from ketamine_guidance._model import Immediately, describe_window
+from ketamine_guidance._rules.model import Immediately, describe_window
 
 __all__ = [
     "api_groups",
@@ -359,7 +359,9 @@ class RulesetTraceabilityDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         path = self.options.get("ruleset")
         if path is None:
-            data = Path(inspect.getfile(ketamine_guidance)).parent / "data" / "default.toml"
+            data = (
+                Path(inspect.getfile(ketamine_guidance)).parent / "_rules" / "data" / "default.toml"
+            )
             self.env.note_dependency(str(data))
             ruleset = default_ruleset()
         else:

@@ -10,9 +10,16 @@ False
 <Status.PERMITTED: 'permitted'>
 """
 
-from ketamine_guidance._batch import LiftTable, lift_times
-from ketamine_guidance._course import CoursePlan, plan_for_course
-from ketamine_guidance._diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
+from ketamine_guidance._engine.batch import LiftTable, lift_times
+from ketamine_guidance._engine.course import CoursePlan, plan_for_course
+from ketamine_guidance._engine.plan import (
+    AftercarePlan,
+    Decision,
+    Override,
+    TimelineEntry,
+    plan_for,
+)
+from ketamine_guidance._engine.session import Session
 from ketamine_guidance._errors import (
     BeforeSessionEndError,
     ExportError,
@@ -27,17 +34,21 @@ from ketamine_guidance._errors import (
     UnknownSymptomError,
     UnknownTimezoneError,
 )
-from ketamine_guidance._interop import (
+from ketamine_guidance._formats.codes import (
     ACTIVITY_SYSTEM,
     DEFAULT_SOURCE_LABEL,
     RESTRICTION_EXTENSION,
+)
+from ketamine_guidance._formats.exports import (
     cds_response,
     to_cds_card,
     to_fhir_careplan,
     to_ical,
 )
-from ketamine_guidance._loader import default_ruleset, load_ruleset, validate_ruleset
-from ketamine_guidance._model import (
+from ketamine_guidance._formats.sheet import SheetFormat, render_sheet
+from ketamine_guidance._rules.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
+from ketamine_guidance._rules.loader import validate_ruleset
+from ketamine_guidance._rules.model import (
     Advice,
     AdviceCategory,
     DayAt,
@@ -48,15 +59,12 @@ from ketamine_guidance._model import (
     Never,
     NextDay,
     Rule,
-    Ruleset,
     Source,
     Status,
     Window,
 )
-from ketamine_guidance._plan import AftercarePlan, Decision, Override, TimelineEntry, plan_for
-from ketamine_guidance._schema import ruleset_schema
-from ketamine_guidance._session import Session
-from ketamine_guidance._sheet import SheetFormat, render_sheet
+from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset, load_ruleset
+from ketamine_guidance._rules.schema import ruleset_schema
 
 __version__ = "0.1.0"
 

@@ -16,16 +16,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ketamine_guidance import __version__
-from ketamine_guidance._diff import diff_rulesets
+from ketamine_guidance._engine.documents import decision_dict, plan_dict
+from ketamine_guidance._engine.plan import AftercarePlan, Decision, TimelineEntry, plan_for
+from ketamine_guidance._engine.session import Session
 from ketamine_guidance._errors import GuidanceError, RulesetFileError
-from ketamine_guidance._format import format_local
-from ketamine_guidance._loader import default_ruleset, load_ruleset, validate_ruleset
-from ketamine_guidance._model import Immediately, Ruleset, describe_window
-from ketamine_guidance._plan import AftercarePlan, Decision, TimelineEntry, plan_for
-from ketamine_guidance._schema import ruleset_schema_text
-from ketamine_guidance._serialize import decision_dict, plan_dict, ruleset_dict
-from ketamine_guidance._session import Session
-from ketamine_guidance._sheet import render_sheet
+from ketamine_guidance._formats.sheet import render_sheet
+from ketamine_guidance._formats.text import format_local
+from ketamine_guidance._rules.diff import diff_rulesets
+from ketamine_guidance._rules.loader import validate_ruleset
+from ketamine_guidance._rules.model import Immediately, describe_window
+from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset, load_ruleset, ruleset_dict
+from ketamine_guidance._rules.schema import ruleset_schema_text
 
 __all__ = ["build_parser", "main"]
 
@@ -334,7 +335,7 @@ def _export_problem(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    from ketamine_guidance import _interop
+    from ketamine_guidance._formats import exports
 
     problem = _export_problem(args)
     if problem is not None:
@@ -343,13 +344,13 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         _emit_json(plan_dict(plan, args.at), out)
     elif args.format == "fhir":
-        _emit_json(_interop.to_fhir_careplan(plan, subject=args.subject, at=args.at), out)
+        _emit_json(exports.to_fhir_careplan(plan, subject=args.subject, at=args.at), out)
     elif args.format == "cds":
-        label = args.source_label or _interop.DEFAULT_SOURCE_LABEL
+        label = args.source_label or exports.DEFAULT_SOURCE_LABEL
         decisions = plan.decisions_at(args.at)
-        _emit_json(_interop.cds_response(decisions, source_label=label), out)
+        _emit_json(exports.cds_response(decisions, source_label=label), out)
     else:
-        out.write(_interop.to_ical(plan).decode("utf-8"))
+        out.write(exports.to_ical(plan).decode("utf-8"))
     return EXIT_OK
 
 

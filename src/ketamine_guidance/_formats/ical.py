@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+from ketamine_guidance._engine.plan import AftercarePlan, TimelineEntry
+from ketamine_guidance._engine.session import ensure_aware
+from ketamine_guidance._engine.windows import UTC, wall_instants, wall_reading
 from ketamine_guidance._errors import MissingExtraError
-from ketamine_guidance._model import Status
-from ketamine_guidance._plan import AftercarePlan, TimelineEntry
-from ketamine_guidance._session import ensure_aware
-from ketamine_guidance._windows import _PROBES, UTC, _local, _offset
+from ketamine_guidance._rules.model import Status
 
 __all__ = ["calendar_bytes"]
 
@@ -30,10 +30,7 @@ _PRODID = "-//ketamine-guidance//Aftercare reminders//EN"
 
 def _unambiguous(instant: dt.datetime, tz: dt.tzinfo) -> bool:
     """Whether the local wall reading of ``instant`` in ``tz`` means only that instant."""
-    wall = _local(instant, tz)
-    guess = wall.replace(tzinfo=UTC)
-    readings = {guess - _offset(guess + p, tz) for p in _PROBES}
-    return [r for r in readings if _local(r, tz) == wall] == [instant]
+    return wall_instants(wall_reading(instant, tz), tz) == [instant]
 
 
 def _summary(entry: TimelineEntry) -> str:

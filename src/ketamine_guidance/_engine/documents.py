@@ -1,19 +1,17 @@
-"""Versioned JSON documents for rulesets, advice, plans, decisions and timeline entries.
+"""Versioned JSON documents of plans, decisions and timeline entries.
 
 Every document is a plain ``dict`` that ``json.dumps`` writes as is, tagged with
 ``"schema": "ketamine-guidance/<kind>/v1"`` and described by a JSON Schema (draft
 2020-12) file in ``ketamine_guidance/schemas/``.
 
-Two ways of building them, each where it fits:
+Plans, decisions and timeline entries are *views*: each instant is written twice (in
+the patient's zone and in UTC), with the zone's IANA name and the tz database version
+stated once per document.  Those are assembled here by hand.  The documents of the rule
+model (rules, advice, rulesets) live with their classes in ``_rules``.
 
-* The model classes whose document mirrors the class field for field (``Source``,
-  ``Rule``, ``Advice``, ``Ruleset``) are unstructured by a cattrs converter, so a field
-  added to the model appears in the documents without anyone editing this module (the
-  ruleset round-trip test then fails until the loader and the schema know it too).
-  cattrs is imported on first use, never by ``import ketamine_guidance``.
-* Plans, decisions and timeline entries are *views*: each instant is written twice (in
-  the patient's zone and in UTC), with the zone's IANA name and the tz database
-  version stated once per document.  Those are assembled here by hand.
+This module sits in the engine layer beside ``plan.py``: the plan classes' ``to_dict``
+methods import it on first use, and it names those classes only for type checking, so
+no import runs in a circle.
 """
 
 from __future__ import annotations
@@ -25,43 +23,22 @@ import zoneinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ketamine_guidance._model import (
-    Advice,
-    DayAt,
-    EndOfDay,
-    Hours,
-    Immediately,
-    LatestOf,
-    Never,
-    NextDay,
-    Ruleset,
-    Source,
-    Window,
-)
-from ketamine_guidance._plan import AftercarePlan, Decision, Override, TimelineEntry
-from ketamine_guidance._session import Session, zone_name
-from ketamine_guidance._windows import UTC
+from ketamine_guidance._engine.session import Session, zone_name
+from ketamine_guidance._engine.windows import UTC
+from ketamine_guidance._rules.model import advice_data, schema_id, source_data
+from ketamine_guidance._rules.ruleset import ruleset_summary_dict
 
 if TYPE_CHECKING:
-    import cattrs
+    from ketamine_guidance._engine.plan import AftercarePlan, Decision, Override, TimelineEntry
 
 __all__ = [
-    "advice_dict",
     "decision_dict",
     "iso",
     "plan_dict",
-    "ruleset_dict",
-    "ruleset_summary_dict",
-    "schema_id",
     "timeline_entry_dict",
     "tzdb_info",
-    "window_data",
+    "zoneinfo_source",
 ]
-
-
-def schema_id(kind: str) -> str:
-    """The versioned schema name every JSON document carries."""
-    return f"ketamine-guidance/{kind}/v1"
 
 
 # Instants and the tz database
@@ -108,7 +85,7 @@ def _system_version(directory: str) -> str | None:
 
 
 @functools.cache
-def _zoneinfo_source(key: str) -> tuple[str, str | None]:
+def zoneinfo_source(key: str) -> tuple[str, str | None]:
     """Where ``zoneinfo.ZoneInfo(key)`` reads its data: the first TZPATH folder that has
     the zone (the system database), else the ``tzdata`` package, as zoneinfo itself does."""
     for directory in zoneinfo.TZPATH:
@@ -134,7 +111,7 @@ def tzdb_info(tz: dt.tzinfo) -> dict[str, str | None]:
         # ZoneInfo.from_file gives no key (typeshed says str): no way to tell.
         if tz.key is None:  # pyright: ignore[reportUnnecessaryComparison]
             return {"source": "unknown", "version": None}
-        source, version = _zoneinfo_source(tz.key)
+        source, version = zoneinfo_source(tz.key)
         return {"source": source, "version": version}
     if isinstance(tz, dt.timezone):
         return {"source": "none", "version": None}
@@ -158,83 +135,6 @@ def _pair(name: str, moment: dt.datetime | None, tz: dt.tzinfo) -> dict[str, str
     if moment is None:
         return {name: None, f"{name}_utc": None}
     return {name: iso(moment.astimezone(tz)), f"{name}_utc": iso(moment.astimezone(UTC))}
-
-
-# The model classes, through cattrs
-
-
-def window_data(window: Window) -> str | dict[str, Any]:
-    """A window as the ruleset file format writes it (``"next_day"``, ``{"hours": 24}``)."""
-    if isinstance(window, Hours):
-        return {"hours": window.hours}
-    if isinstance(window, DayAt):
-        return {"day": window.day, "at": f"{window.at:%H:%M}"}
-    if isinstance(window, LatestOf):
-        return {"latest_of": [window_data(w) for w in window.windows]}
-    return _SIMPLE[type(window)]
-
-
-_SIMPLE: dict[type, str] = {
-    Immediately: "immediately",
-    NextDay: "next_day",
-    EndOfDay: "end_of_day",
-    Never: "never",
-}
-
-
-@functools.cache
-def _converter() -> cattrs.Converter:
-    """The converter for the model classes: built once, on first use."""
-    from cattrs.gen import make_dict_unstructure_fn, override
-    from cattrs.preconf.json import make_converter
-
-    from ketamine_guidance._model import Rule
-
-    converter = make_converter()  # enums by value, tuples as lists
-    converter.register_unstructure_hook(dt.time, lambda t: f"{t:%H:%M}")
-    converter.register_unstructure_hook(dt.date, dt.date.isoformat)
-    converter.register_unstructure_hook(
-        Rule, make_dict_unstructure_fn(Rule, converter, until=override(unstruct_hook=window_data))
-    )
-    # The optional fields (contact, reviewed_by, ...) are left out when unset, as in a
-    # file; next_day_begins and advice are always written, so the document says them.
-    converter.register_unstructure_hook(
-        Ruleset,
-        make_dict_unstructure_fn(
-            Ruleset,
-            converter,
-            _cattrs_omit_if_default=True,
-            next_day_begins=override(omit_if_default=False),
-            advice=override(omit_if_default=False),
-        ),
-    )
-    return converter
-
-
-def _source(source: Source) -> dict[str, str]:
-    data: dict[str, str] = _converter().unstructure(source)
-    return data
-
-
-def _advice(advice: Advice) -> dict[str, Any]:
-    data: dict[str, Any] = _converter().unstructure(advice)
-    return data
-
-
-def advice_dict(advice: Advice) -> dict[str, Any]:
-    """An advice item as a ``ketamine-guidance/advice/v1`` document."""
-    return {"schema": schema_id("advice"), **_advice(advice)}
-
-
-def ruleset_dict(ruleset: Ruleset) -> dict[str, Any]:
-    """A ruleset as a ``ketamine-guidance/ruleset/v1`` document: a complete, flat ruleset
-    file that :meth:`Ruleset.from_dict` loads back to an equal ruleset."""
-    return {"schema": schema_id("ruleset"), **_converter().unstructure(ruleset)}
-
-
-def ruleset_summary_dict(ruleset: Ruleset) -> dict[str, Any]:
-    """The ruleset's identity: id, version and title."""
-    return {"id": ruleset.id, "version": ruleset.version, "title": ruleset.title}
 
 
 # Views: decisions, timeline entries, plans
@@ -264,7 +164,7 @@ def _decision(decision: Decision) -> dict[str, Any]:
         "permitted": decision.permitted,
         **_pair("permitted_from", decision.permitted_from_utc, tz),
         "reason": decision.reason,
-        "source": _source(decision.source),
+        "source": source_data(decision.source),
         "override": None if decision.override is None else _override(decision.override, tz),
     }
 
@@ -294,7 +194,7 @@ def _entry(entry: TimelineEntry, tz: dt.tzinfo) -> dict[str, Any]:
         "status_until_lift": entry.status_until_lift.value,
         **_pair("permitted_from", entry.permitted_from_utc, tz),
         "reason": entry.reason,
-        "source": _source(entry.source),
+        "source": source_data(entry.source),
         "clinician_adjustable": entry.clinician_adjustable,
         "overrides": [_override(o, tz) for o in entry.overrides],
     }
@@ -323,7 +223,7 @@ def plan_dict(plan: AftercarePlan, at: dt.datetime | None = None) -> dict[str, A
         "ruleset": ruleset_summary_dict(plan.ruleset),
         "session": _session(plan.session),
         "timeline": [_entry(e, tz) for e in plan.timeline()],
-        "advice": [_advice(a) for a in plan.ruleset.advice],
+        "advice": [advice_data(a) for a in plan.ruleset.advice],
     }
     if at is not None:
         document["decisions"] = [_decision(d) for d in plan.decisions_at(at)]

@@ -19,18 +19,20 @@ from collections.abc import Iterable
 import attrs
 from attrs import field, frozen
 
-from ketamine_guidance._errors import BeforeSessionEndError
-from ketamine_guidance._model import Ruleset, Status, unknown_activity
-from ketamine_guidance._plan import (
+from ketamine_guidance._engine.plan import (
     AftercarePlan,
     Decision,
     Override,
     TimelineEntry,
-    _lift_order,
-    _Track,
+    Track,
+    add_override,
+    lift_order,
 )
-from ketamine_guidance._session import Session, ensure_aware
-from ketamine_guidance._windows import UTC
+from ketamine_guidance._engine.session import Session, ensure_aware
+from ketamine_guidance._engine.windows import UTC
+from ketamine_guidance._errors import BeforeSessionEndError
+from ketamine_guidance._rules.model import Status, unknown_activity
+from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset
 
 __all__ = ["CoursePlan", "plan_for_course"]
 
@@ -59,7 +61,7 @@ class _CourseTrack:
 
     @classmethod
     def merge(cls, activity: str, plans: tuple[AftercarePlan, ...]) -> _CourseTrack:
-        tracks: list[_Track] = [p._track(activity) for p in plans]
+        tracks: list[Track] = [p._track(activity) for p in plans]
         ends = [p.session.ended_at_utc for p in plans]
         instants = sorted({s.start for t in tracks for s in t.segments})
         pieces: list[_Piece] = []
@@ -168,7 +170,7 @@ class CoursePlan:
                     permitted_from_utc=lift,
                 )
             )
-        return tuple(sorted(entries, key=_lift_order))
+        return tuple(sorted(entries, key=lift_order))
 
     def with_override(
         self,
@@ -187,14 +189,15 @@ class CoursePlan:
         unchanged.
         """
         self._track(activity)
-        override = Override(
-            activity=activity,
+        overrides = add_override(
+            self.overrides,
+            activity,
             status=status,
             effective_from=effective_from,
             clinician=clinician,
             note=note,
         )
-        return CoursePlan(self.sessions, self.ruleset, (*self.overrides, override))
+        return CoursePlan(self.sessions, self.ruleset, overrides)
 
     # Helpers
 
@@ -249,8 +252,6 @@ def plan_for_course(sessions: Iterable[Session], ruleset: Ruleset | None = None)
     .. versionadded:: 0.1.0
     """
     if ruleset is None:
-        from ketamine_guidance._loader import default_ruleset
-
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"

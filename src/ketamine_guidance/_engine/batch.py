@@ -13,7 +13,7 @@ It is fast because of what each window depends on:
 * ``immediately`` and ``hours`` depend only on the session's end in UTC: one addition;
 * ``never`` is None, and ``latest_of`` is the latest of its parts (None if any is None).
 
-Every instant is the engine's own (:func:`~ketamine_guidance._windows.lift_instant`), so
+Every instant is the engine's own (:func:`~ketamine_guidance._engine.windows.lift_instant`), so
 the table equals the plans' timelines exactly; a test checks that over every zone.
 """
 
@@ -26,8 +26,10 @@ from typing import TypeAlias
 
 from attrs import frozen
 
+from ketamine_guidance._engine.session import Session
+from ketamine_guidance._engine.windows import UTC, lift_instant
 from ketamine_guidance._errors import RulesetNotInEffectError, UnknownActivityError
-from ketamine_guidance._model import (
+from ketamine_guidance._rules.model import (
     DayAt,
     EndOfDay,
     Hours,
@@ -36,12 +38,10 @@ from ketamine_guidance._model import (
     Never,
     NextDay,
     Rule,
-    Ruleset,
     Status,
     Window,
 )
-from ketamine_guidance._session import Session
-from ketamine_guidance._windows import UTC, lift_instant
+from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset
 
 __all__ = ["LiftTable", "lift_times"]
 
@@ -216,8 +216,6 @@ def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> L
     .. versionadded:: 0.1.0
     """
     if ruleset is None:
-        from ketamine_guidance._loader import default_ruleset
-
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from ketamine_guidance._model import (
+from ketamine_guidance._rules.model import (
     DayAt,
     EndOfDay,
     Hours,
@@ -29,7 +29,7 @@ from ketamine_guidance._model import (
     Window,
 )
 
-__all__ = ["UTC", "latest_instant", "lift_instant"]
+__all__ = ["UTC", "latest_instant", "lift_instant", "wall_instants", "wall_reading"]
 
 UTC = dt.timezone.utc
 
@@ -38,7 +38,7 @@ UTC = dt.timezone.utc
 _PROBES = tuple(dt.timedelta(hours=h) for h in (-48, -24, 0, 24, 48))
 
 
-def _local(instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+def wall_reading(instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     """The naive local wall-clock reading of a UTC instant in ``tz``."""
     return instant.astimezone(tz).replace(tzinfo=None)
 
@@ -49,15 +49,27 @@ def _offset(instant: dt.datetime, tz: dt.tzinfo) -> dt.timedelta:
     return offset
 
 
-def _resolve(wall: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+def _candidates(wall: dt.datetime, tz: dt.tzinfo) -> list[dt.datetime]:
     guess = wall.replace(tzinfo=UTC)
-    candidates = sorted({guess - _offset(guess + p, tz) for p in _PROBES})
-    exact = [c for c in candidates if _local(c, tz) == wall]
+    return sorted({guess - _offset(guess + p, tz) for p in _PROBES})
+
+
+def wall_instants(wall: dt.datetime, tz: dt.tzinfo) -> list[dt.datetime]:
+    """Every UTC instant whose local reading in ``tz`` is ``wall``, earliest first.
+
+    One instant for an ordinary wall time, two in a DST fold, none in a gap.
+    """
+    return [c for c in _candidates(wall, tz) if wall_reading(c, tz) == wall]
+
+
+def _resolve(wall: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    candidates = _candidates(wall, tz)
+    exact = [c for c in candidates if wall_reading(c, tz) == wall]
     if exact:
         return exact[-1]  # in a fold: the second occurrence
     # A gap: read the wall time with the offset in force just before it.
-    before = max(c for c in candidates if _local(c, tz) < wall)
-    return guess - _offset(before, tz)
+    before = max(c for c in candidates if wall_reading(c, tz) < wall)
+    return wall.replace(tzinfo=UTC) - _offset(before, tz)
 
 
 _resolve_cached = functools.lru_cache(maxsize=65536)(_resolve)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ketamine_guidance._engine.plan import Decision
 from ketamine_guidance._errors import ExportError
-from ketamine_guidance._format import format_local
-from ketamine_guidance._interop import ACTIVITY_SYSTEM
-from ketamine_guidance._model import Status
-from ketamine_guidance._plan import Decision
+from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM
+from ketamine_guidance._formats.text import format_local
+from ketamine_guidance._rules.model import Status
 
 __all__ = ["MAX_SUMMARY", "card"]
 

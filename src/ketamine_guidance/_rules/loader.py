@@ -16,10 +16,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from ketamine_guidance._errors import RulesetError, RulesetFileError, RulesetProblem
-from ketamine_guidance._model import (
+from ketamine_guidance._rules.model import (
     DEFAULT_NEXT_DAY_BEGINS,
     Advice,
     AdviceCategory,
@@ -31,7 +31,6 @@ from ketamine_guidance._model import (
     Never,
     NextDay,
     Rule,
-    Ruleset,
     Source,
     Status,
     Window,
@@ -52,12 +51,18 @@ def _toml_loads(text: str) -> object:
 
 __all__ = [
     "MAX_FILE_BYTES",
-    "default_ruleset",
-    "load_ruleset",
+    "Fields",
+    "default_fields",
+    "load_fields",
     "read_ruleset_data",
-    "ruleset_from_data",
+    "ruleset_fields",
     "validate_ruleset",
 ]
+
+#: A ruleset's checked fields, as keyword arguments for ``Ruleset``.  The loader hands
+#: back fields, not a ``Ruleset``, so that the class (in ``ruleset.py``, above this
+#: module) can offer ``from_dict`` without an import circle.
+Fields: TypeAlias = "dict[str, Any]"
 
 RULESET_SCHEMA = "ketamine-guidance/ruleset/v1"
 MAX_FILE_BYTES = 1024 * 1024
@@ -329,11 +334,11 @@ class _Reader:
         """The rules of a file that extends another: it may list none of its own."""
         return self.unique(value, path, self.rule, "activity")
 
-    def base(self, value: object, path: str) -> Ruleset:
+    def base(self, value: object, path: str) -> Fields:
         """The ruleset named by ``extends``: "default", or a file relative to this one."""
         name = self.text(value, path)
         if name == "default":
-            return default_ruleset()
+            return default_fields()
         if self.base_dir is None:
             raise self.fail(
                 path,
@@ -348,21 +353,19 @@ class _Reader:
             raise self.fail(path, f"more than {MAX_EXTENDS_DEPTH} levels of extends")
         try:
             data = read_ruleset_data(target)
-            return ruleset_from_data(data, source=name, _origin=(*self.chain, target))
+            return ruleset_fields(data, source=name, _origin=(*self.chain, target))
         except RulesetError as exc:
             for problem in exc.problems:
                 where = f"{problem.path}: " if problem.path else ""
                 self.fail(path, f"base {name!r}: {where}{problem.message}")
             raise _InvalidFieldError from None
 
-    def _merge(
-        self, base: Ruleset, fields: dict[str, Any], remove: tuple[str, ...], key: str
-    ) -> None:
+    def _merge(self, base: Fields, fields: Fields, remove: tuple[str, ...], key: str) -> None:
         """Put the base's items, less those removed, with this file's replacing and added."""
         attr = "activity" if key == "rules" else "id"
         remove_key = "remove" if key == "rules" else "remove_advice"
         own = {getattr(item, attr): item for item in fields[key]}
-        inherited = {getattr(item, attr): item for item in getattr(base, key)}
+        inherited = {getattr(item, attr): item for item in base[key]}
         for i, ident in enumerate(remove):
             where = f"{remove_key}[{i}]"
             if ident not in inherited:
@@ -385,7 +388,7 @@ class _Reader:
             raise self.fail(path, f"must be {RULESET_SCHEMA!r}, not {value!r}")
         return RULESET_SCHEMA
 
-    def ruleset(self, value: object, path: str) -> Ruleset:
+    def ruleset(self, value: object, path: str) -> Fields:
         given: set[object] = (
             set(cast("Mapping[object, object]", value)) if isinstance(value, Mapping) else set()
         )
@@ -431,7 +434,7 @@ class _Reader:
             partial=True,
         )
         del fields["schema"]
-        base: Ruleset | None = fields.pop("extends")
+        base: Fields | None = fields.pop("extends")
         removals = {key: fields.pop(key) for key in ("remove", "remove_advice")}
         if not extending:
             for key in removals:
@@ -447,10 +450,10 @@ class _Reader:
                     self._merge(base, fields, removals[remove_key], key)
             for key in ("next_day_begins", "contact"):
                 if fields[key] is None:
-                    fields[key] = getattr(base, key)
+                    fields[key] = base[key]
         if self.problems:
             raise _InvalidFieldError
-        return Ruleset(**fields)
+        return fields
 
 
 def _join(path: str, key: str) -> str:
@@ -467,20 +470,20 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def ruleset_from_data(
+def ruleset_fields(
     data: object, *, source: str | None = None, _origin: tuple[Path, ...] = ()
-) -> Ruleset:
-    """Validate raw data (as parsed from TOML or JSON) into a :class:`Ruleset`.
+) -> Fields:
+    """Validate raw data (as parsed from TOML or JSON) into a ruleset's fields.
 
     ``_origin`` is the chain of files being loaded, this one last: an ``extends``
     path is read relative to the last.  Without it, only ``extends = "default"`` works.
     """
     base_dir = _origin[-1].parent if _origin else None
     reader = _Reader(base_dir=base_dir, chain=_origin)
-    ruleset = reader.attempt(data, "", reader.ruleset)
-    if ruleset is None:
+    fields = reader.attempt(data, "", reader.ruleset)
+    if fields is None:
         raise RulesetError(reader.problems, source=source)
-    return ruleset
+    return fields
 
 
 def read_ruleset_data(path: str | os.PathLike[str]) -> object:
@@ -523,15 +526,15 @@ def read_ruleset_data(path: str | os.PathLike[str]) -> object:
         raise RulesetError([RulesetProblem("", f"not valid {kind}: {exc}")], source=name) from None
 
 
-def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
-    """Load and validate a ruleset file: TOML, or JSON when the name ends in ``.json``.
+def load_fields(path: str | os.PathLike[str]) -> Fields:
+    """Load and validate a ruleset file's fields: TOML, or JSON for ``.json``.
 
     Raises :class:`~ketamine_guidance.RulesetError` naming the file and every problem.
     """
     from pathlib import Path
 
     data = read_ruleset_data(path)
-    return ruleset_from_data(data, source=str(path), _origin=(Path(path).resolve(),))
+    return ruleset_fields(data, source=str(path), _origin=(Path(path).resolve(),))
 
 
 def validate_ruleset(data_or_path: object) -> list[RulesetProblem]:
@@ -552,9 +555,9 @@ def validate_ruleset(data_or_path: object) -> list[RulesetProblem]:
     """
     try:
         if isinstance(data_or_path, str | os.PathLike):
-            load_ruleset(os.fspath(data_or_path))
+            load_fields(os.fspath(data_or_path))
         else:
-            ruleset_from_data(data_or_path)
+            ruleset_fields(data_or_path)
     except RulesetFileError:
         raise
     except RulesetError as exc:
@@ -563,9 +566,11 @@ def validate_ruleset(data_or_path: object) -> list[RulesetProblem]:
 
 
 @functools.cache
-def default_ruleset() -> Ruleset:
-    """The default ruleset, from the source article (loaded once, then shared)."""
+def default_fields() -> Fields:
+    """The default ruleset's fields, from the source article (read once, then shared)."""
     from importlib import resources
 
-    text = resources.files("ketamine_guidance").joinpath("data/default.toml").read_text("utf-8")
-    return ruleset_from_data(_toml_loads(text), source="default.toml")
+    text = (
+        resources.files("ketamine_guidance").joinpath("_rules/data/default.toml").read_text("utf-8")
+    )
+    return ruleset_fields(_toml_loads(text), source="default.toml")

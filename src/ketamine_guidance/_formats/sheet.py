@@ -18,11 +18,11 @@ from typing import Literal
 
 from attrs import frozen
 
+from ketamine_guidance._engine.plan import AftercarePlan, Override, TimelineEntry
+from ketamine_guidance._engine.session import ensure_aware
 from ketamine_guidance._errors import BeforeSessionEndError, GuidanceError
-from ketamine_guidance._format import format_local
-from ketamine_guidance._model import Advice, AdviceCategory, Status
-from ketamine_guidance._plan import AftercarePlan, Override, TimelineEntry
-from ketamine_guidance._session import ensure_aware
+from ketamine_guidance._formats.text import format_local
+from ketamine_guidance._rules.model import Advice, AdviceCategory, Status
 
 __all__ = ["SheetFormat", "render_sheet"]
 

@@ -8,21 +8,24 @@ from typing import Any, NamedTuple, TypeAlias
 
 from attrs import field, frozen
 
+from ketamine_guidance._engine.session import Session, ensure_aware
+from ketamine_guidance._engine.windows import UTC, lift_instant
 from ketamine_guidance._errors import BeforeSessionEndError, RulesetNotInEffectError
-from ketamine_guidance._model import (
+from ketamine_guidance._rules.model import (
     Advice,
     AdviceCategory,
     Rule,
-    Ruleset,
     Source,
     Status,
     unknown_activity,
 )
-from ketamine_guidance._session import Session, ensure_aware
-from ketamine_guidance._windows import UTC, lift_instant
+from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset
 
 __all__ = [
     "AftercarePlan",
+    "Track",
+    "add_override",
+    "lift_order",
     "Decision",
     "Override",
     "TimelineEntry",
@@ -66,6 +69,27 @@ class Override:
         object.__setattr__(self, "effective_from_utc", self.effective_from.astimezone(UTC))
 
 
+def add_override(  # noqa: PLR0913  (the options after * are keyword-only, each named at the call)
+    overrides: tuple[Override, ...],
+    activity: str,
+    *,
+    status: Status,
+    effective_from: dt.datetime,
+    clinician: str,
+    note: str,
+) -> tuple[Override, ...]:
+    """``overrides`` with a new one appended: the one step that both plan kinds'
+    ``with_override`` share (each checks ``activity`` against its ruleset first)."""
+    override = Override(
+        activity=activity,
+        status=status,
+        effective_from=effective_from,
+        clinician=clinician,
+        note=note,
+    )
+    return (*overrides, override)
+
+
 @frozen(kw_only=True)
 class Decision:
     """The answer for one activity at one instant.
@@ -97,7 +121,7 @@ class Decision:
 
         .. versionadded:: 0.1.0
         """
-        from ketamine_guidance._serialize import decision_dict
+        from ketamine_guidance._engine.documents import decision_dict
 
         return decision_dict(self)
 
@@ -121,7 +145,7 @@ class TimelineEntry:
 
         .. versionadded:: 0.1.0
         """
-        from ketamine_guidance._serialize import timeline_entry_dict
+        from ketamine_guidance._engine.documents import timeline_entry_dict
 
         return timeline_entry_dict(self)
 
@@ -146,7 +170,7 @@ def _unchanged(
     return before, lift
 
 
-class _Track(NamedTuple):
+class Track(NamedTuple):
     """One activity's status over time, as segments that start at the session's end.
 
     ``gate`` is a shortcut for ``is_permitted``: the instant from which the activity is
@@ -164,7 +188,7 @@ class _Track(NamedTuple):
     @classmethod
     def build(
         cls, rule: Rule, ended: dt.datetime, lift: dt.datetime | None, overrides: list[Override]
-    ) -> _Track:
+    ) -> Track:
         before, since = _unchanged(rule, ended, lift)
         if not overrides:  # the common case, without the general machinery below
             first = _Segment(ended, before, None)
@@ -226,7 +250,7 @@ class AftercarePlan:
     # call per distinct window); its track of segments is built on first use, so a
     # plan asked about one activity pays for one.
     _lifts: dict[str, dt.datetime | None] = field(init=False, eq=False, repr=False, hash=False)
-    _tracks: dict[str, _Track] = field(init=False, eq=False, repr=False, hash=False)
+    _tracks: dict[str, Track] = field(init=False, eq=False, repr=False, hash=False)
     _by_activity: dict[str, list[Override]] = field(init=False, eq=False, repr=False, hash=False)
     # Answers that depend only on the plan, built on first use: a Decision per
     # (activity, segment) and the timeline.  Equal plans give equal answers.
@@ -317,7 +341,7 @@ class AftercarePlan:
                 else:  # shared by every session in this zone that lifts at that instant
                     entry = _shared_entry(rule, tz, before, since)
             entries.append(entry)
-        return tuple(sorted(entries, key=_lift_order))
+        return tuple(sorted(entries, key=lift_order))
 
     def with_override(
         self,
@@ -333,14 +357,15 @@ class AftercarePlan:
         The plan it is called on is unchanged.
         """
         self._track(activity)
-        override = Override(
-            activity=activity,
+        overrides = add_override(
+            self.overrides,
+            activity,
             status=status,
             effective_from=effective_from,
             clinician=clinician,
             note=note,
         )
-        return AftercarePlan(self.session, self.ruleset, (*self.overrides, override))
+        return AftercarePlan(self.session, self.ruleset, overrides)
 
     # Advice
 
@@ -349,7 +374,7 @@ class AftercarePlan:
 
         .. versionadded:: 0.1.0
         """
-        from ketamine_guidance._advice import advice_in
+        from ketamine_guidance._engine.advice import advice_in
 
         return advice_in(self.ruleset, category)
 
@@ -361,7 +386,7 @@ class AftercarePlan:
 
         .. versionadded:: 0.1.0
         """
-        from ketamine_guidance._advice import advice_for_symptom
+        from ketamine_guidance._engine.advice import advice_for_symptom
 
         return advice_for_symptom(self.ruleset, symptom)
 
@@ -372,13 +397,13 @@ class AftercarePlan:
 
         .. versionadded:: 0.1.0
         """
-        from ketamine_guidance._serialize import plan_dict
+        from ketamine_guidance._engine.documents import plan_dict
 
         return plan_dict(self, at)
 
     # Helpers
 
-    def _track(self, activity: str) -> _Track:
+    def _track(self, activity: str) -> Track:
         """The activity's track, built on first use; UnknownActivityError if none."""
         try:
             return self._tracks[activity]
@@ -392,7 +417,7 @@ class AftercarePlan:
             raise unknown_activity(activity, self.ruleset._by_activity) from None
         rule = self.ruleset._by_activity[activity]
         overrides = self._by_activity.get(activity, [])
-        track = _Track.build(rule, self.session.ended_at_utc, lift, overrides)
+        track = Track.build(rule, self.session.ended_at_utc, lift, overrides)
         self._tracks[activity] = track
         return track
 
@@ -409,7 +434,7 @@ class AftercarePlan:
             raise BeforeSessionEndError(msg)
         return at
 
-    def _decide(self, track: _Track, instant: dt.datetime) -> Decision:
+    def _decide(self, track: Track, instant: dt.datetime) -> Decision:
         """The decision for the segment in force at ``instant``.
 
         Everything but ``at`` depends only on the segment, so it is worked out once per
@@ -421,7 +446,7 @@ class AftercarePlan:
             fields = self._memo[key] = self._decision_fields(track, track.segments[key[1]])
         return Decision(**fields, at=instant)  # type: ignore[arg-type]
 
-    def _decision_fields(self, track: _Track, segment: _Segment) -> dict[str, Any]:
+    def _decision_fields(self, track: Track, segment: _Segment) -> dict[str, Any]:
         rule = track.rule
         reason = rule.reason
         override = segment.override
@@ -492,7 +517,7 @@ def _shared_entry(
     return entry
 
 
-def _lift_order(entry: TimelineEntry) -> tuple[bool, dt.datetime]:
+def lift_order(entry: TimelineEntry) -> tuple[bool, dt.datetime]:
     lift = entry.permitted_from_utc
     return (lift is None, _NEVER if lift is None else lift)
 
@@ -503,8 +528,6 @@ def plan_for(session: Session, ruleset: Ruleset | None = None) -> AftercarePlan:
         msg = f"session must be a Session, not {type(session).__name__}"
         raise TypeError(msg)
     if ruleset is None:
-        from ketamine_guidance._loader import default_ruleset
-
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"

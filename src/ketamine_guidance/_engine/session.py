@@ -8,8 +8,8 @@ import zoneinfo
 
 from attrs import field, frozen
 
+from ketamine_guidance._engine.windows import UTC
 from ketamine_guidance._errors import NaiveDatetimeError, UnknownTimezoneError
-from ketamine_guidance._windows import UTC
 
 __all__ = ["Session", "ensure_aware", "resolve_timezone", "zone_name"]
 

@@ -1,14 +1,23 @@
-"""The rule model: statuses, windows, rules, advice and rulesets (all frozen attrs classes)."""
+"""The rule model: statuses, windows, rules and advice (all frozen attrs classes).
+
+The JSON document code of these classes lives here with them (``window_data``,
+``advice_dict`` and the cattrs converter), so that ``to_dict`` needs nothing from a
+higher layer.  The ruleset itself, which the loader builds, is in ``ruleset.py``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, TypeAlias
+import functools
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from attrs import field, frozen
 
 from ketamine_guidance._errors import UnknownActivityError
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "Advice",
@@ -20,12 +29,19 @@ __all__ = [
     "LatestOf",
     "Never",
     "NextDay",
+    "DEFAULT_NEXT_DAY_BEGINS",
     "Rule",
-    "Ruleset",
     "Source",
     "Status",
     "Window",
+    "advice_data",
+    "advice_dict",
+    "converter",
     "describe_window",
+    "schema_id",
+    "source_data",
+    "unknown_activity",
+    "window_data",
 ]
 
 
@@ -196,77 +212,10 @@ class Advice:
 
         .. versionadded:: 0.1.0
         """
-        from ketamine_guidance._serialize import advice_dict
-
         return advice_dict(self)
 
 
 DEFAULT_NEXT_DAY_BEGINS = dt.time(6, 0)
-
-
-@frozen(kw_only=True)
-class Ruleset:
-    """A complete set of aftercare rules and advice, as loaded from one data file.
-
-    Build one with :func:`ketamine_guidance.load_ruleset`, :meth:`Ruleset.from_dict` or
-    :func:`ketamine_guidance.default_ruleset`; the constructor does not validate.
-    """
-
-    id: str
-    version: str
-    title: str
-    rules: tuple[Rule, ...]
-    next_day_begins: dt.time = DEFAULT_NEXT_DAY_BEGINS
-    advice: tuple[Advice, ...] = ()
-    contact: str | None = None
-    reviewed_by: str | None = None
-    reviewed_on: dt.date | None = None
-    effective_from: dt.date | None = None
-    _by_activity: dict[str, Rule] = field(init=False, eq=False, repr=False, hash=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_by_activity", {r.activity: r for r in self.rules})
-
-    @classmethod
-    def from_dict(cls, data: object) -> Ruleset:
-        """Validate a mapping (as read from TOML or JSON) and build a ruleset.
-
-        Raises :class:`~ketamine_guidance.RulesetError` listing every problem, each with
-        the path of the offending field.
-        """
-        from ketamine_guidance._loader import ruleset_from_data
-
-        return ruleset_from_data(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """This ruleset as a ``ketamine-guidance/ruleset/v1`` JSON document.
-
-        The document is a complete, flat ruleset file: :meth:`from_dict` (or
-        :func:`~ketamine_guidance.load_ruleset` on it saved as JSON) gives back an equal
-        ruleset.
-
-        .. versionadded:: 0.1.0
-        """
-        from ketamine_guidance._serialize import ruleset_dict
-
-        return ruleset_dict(self)
-
-    @property
-    def activities(self) -> tuple[str, ...]:
-        """The activity ids, in file order."""
-        return tuple(self._by_activity)
-
-    def rule(self, activity: str) -> Rule:
-        """The rule for ``activity``; :class:`~ketamine_guidance.UnknownActivityError` if none."""
-        try:
-            return self._by_activity[activity]
-        except KeyError:
-            raise unknown_activity(activity, self._by_activity) from None
-
-    @property
-    def symptoms(self) -> tuple[str, ...]:
-        """The symptom ids the advice declares, in file order, each once."""
-        return tuple(dict.fromkeys(s for a in self.advice for s in a.symptoms))
 
 
 def unknown_activity(activity: object, known: dict[str, Rule]) -> Exception:
@@ -276,3 +225,68 @@ def unknown_activity(activity: object, known: dict[str, Rule]) -> Exception:
     text = activity if isinstance(activity, str) else repr(activity)
     close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
     return UnknownActivityError(text, known, suggestions=close)
+
+
+# JSON documents of these classes (``ketamine-guidance/<kind>/v1``)
+
+
+def schema_id(kind: str) -> str:
+    """The versioned schema name every JSON document carries."""
+    return f"ketamine-guidance/{kind}/v1"
+
+
+def window_data(window: Window) -> str | dict[str, Any]:
+    """A window as the ruleset file format writes it (``"next_day"``, ``{"hours": 24}``)."""
+    if isinstance(window, Hours):
+        return {"hours": window.hours}
+    if isinstance(window, DayAt):
+        return {"day": window.day, "at": f"{window.at:%H:%M}"}
+    if isinstance(window, LatestOf):
+        return {"latest_of": [window_data(w) for w in window.windows]}
+    return _SIMPLE[type(window)]
+
+
+_SIMPLE: dict[type, str] = {
+    Immediately: "immediately",
+    NextDay: "next_day",
+    EndOfDay: "end_of_day",
+    Never: "never",
+}
+
+
+@functools.cache
+def converter() -> cattrs.Converter:
+    """The cattrs converter for the model classes: built once, on first use.
+
+    The classes whose document mirrors the class field for field (``Source``, ``Rule``,
+    ``Advice``) are unstructured by it, so a field added to the model appears in the
+    documents without anyone editing this function.  cattrs is imported here, never by
+    ``import ketamine_guidance``.
+    """
+    from cattrs.gen import make_dict_unstructure_fn, override
+    from cattrs.preconf.json import make_converter
+
+    made = make_converter()  # enums by value, tuples as lists
+    made.register_unstructure_hook(dt.time, lambda t: f"{t:%H:%M}")
+    made.register_unstructure_hook(dt.date, dt.date.isoformat)
+    made.register_unstructure_hook(
+        Rule, make_dict_unstructure_fn(Rule, made, until=override(unstruct_hook=window_data))
+    )
+    return made
+
+
+def advice_data(advice: Advice) -> dict[str, Any]:
+    """An advice item's fields, as a ruleset file writes them."""
+    data: dict[str, Any] = converter().unstructure(advice)
+    return data
+
+
+def source_data(source: Source) -> dict[str, str]:
+    """A source's fields: ``{"title": ..., "section": ...}``."""
+    data: dict[str, str] = converter().unstructure(source)
+    return data
+
+
+def advice_dict(advice: Advice) -> dict[str, Any]:
+    """An advice item as a ``ketamine-guidance/advice/v1`` document."""
+    return {"schema": schema_id("advice"), **advice_data(advice)}

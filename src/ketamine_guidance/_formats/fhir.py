@@ -19,11 +19,11 @@ import datetime as dt
 import re
 from typing import Any
 
+from ketamine_guidance._engine.documents import iso
+from ketamine_guidance._engine.plan import AftercarePlan, Override, TimelineEntry
 from ketamine_guidance._errors import ExportError
-from ketamine_guidance._interop import ACTIVITY_SYSTEM, RESTRICTION_EXTENSION
-from ketamine_guidance._model import Advice, Status
-from ketamine_guidance._plan import AftercarePlan, Override, TimelineEntry
-from ketamine_guidance._serialize import iso
+from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM, RESTRICTION_EXTENSION
+from ketamine_guidance._rules.model import Advice, Status
 
 __all__ = ["TZ_CODE_EXTENSION", "careplan"]
 

@@ -10,7 +10,8 @@ from typing import TypeVar, cast
 import attrs
 from attrs import frozen
 
-from ketamine_guidance._model import Advice, Rule, Ruleset, Source, Window, describe_window
+from ketamine_guidance._rules.model import Advice, Rule, Source, Window, describe_window
+from ketamine_guidance._rules.ruleset import Ruleset
 
 __all__ = ["FieldChange", "ItemChange", "RulesetDiff", "diff_rulesets"]
 

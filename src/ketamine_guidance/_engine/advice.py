@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ketamine_guidance._errors import UnknownSymptomError
-from ketamine_guidance._model import Advice, AdviceCategory, Ruleset
+from ketamine_guidance._rules.model import Advice, AdviceCategory
+from ketamine_guidance._rules.ruleset import Ruleset
 
 __all__ = ["advice_for_symptom", "advice_in"]
 

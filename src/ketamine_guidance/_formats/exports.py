@@ -1,8 +1,11 @@
 """The exports to other systems' formats: FHIR R4, CDS Hooks and iCalendar.
 
 These are thin, documented entry points; each imports its implementation module
-(``_fhir``, ``_cds``, ``_ical``) on first call, so ``import ketamine_guidance`` stays
+(``fhir``, ``cds``, ``ical`` in this package) on first call, so ``import ketamine_guidance`` stays
 fast and the optional ``icalendar`` package is loaded only by :func:`to_ical`.
+
+The format modules never import this one (they take their codes from ``codes.py``):
+this module sits above them, so the graph stays one-way.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from ketamine_guidance._plan import AftercarePlan, Decision
+from ketamine_guidance._engine.plan import AftercarePlan, Decision
+from ketamine_guidance._formats.codes import (
+    ACTIVITY_SYSTEM,
+    DEFAULT_SOURCE_LABEL,
+    RESTRICTION_EXTENSION,
+)
 
 __all__ = [
     "ACTIVITY_SYSTEM",
@@ -22,17 +30,6 @@ __all__ = [
     "to_fhir_careplan",
     "to_ical",
 ]
-
-#: The code system of activity ids in FHIR and CDS Hooks output; the codes are the
-#: ruleset's activity ids (``driving``).
-ACTIVITY_SYSTEM = "https://ketamine-guidance.readthedocs.io/fhir/CodeSystem/activity"
-#: The FHIR extension on ``CarePlan.activity.detail`` that gives the activity's status
-#: until it lifts: ``not_permitted``, ``permitted_with_caution`` or ``permitted``.
-RESTRICTION_EXTENSION = (
-    "https://ketamine-guidance.readthedocs.io/fhir/StructureDefinition/restriction"
-)
-#: A CDS Hooks card's ``source.label`` unless the caller names its own service.
-DEFAULT_SOURCE_LABEL = "Ketamine aftercare guidance"
 
 
 def to_fhir_careplan(
@@ -61,7 +58,7 @@ def to_fhir_careplan(
 
     .. versionadded:: 0.1.0
     """
-    from ketamine_guidance._fhir import careplan
+    from ketamine_guidance._formats.fhir import careplan
 
     return careplan(plan, subject=subject, at=at)
 
@@ -78,7 +75,7 @@ def to_cds_card(
 
     .. versionadded:: 0.1.0
     """
-    from ketamine_guidance._cds import card
+    from ketamine_guidance._formats.cds import card
 
     return card(decision, source_label=source_label)
 
@@ -92,7 +89,7 @@ def cds_response(
 
     .. versionadded:: 0.1.0
     """
-    from ketamine_guidance._cds import card
+    from ketamine_guidance._formats.cds import card
 
     ranked = sorted(decisions, key=lambda d: -d.status.restrictiveness)
     cards = [card(d, source_label=source_label) for d in ranked]
@@ -114,6 +111,6 @@ def to_ical(plan: AftercarePlan, *, stamp: dt.datetime | None = None) -> bytes:
 
     .. versionadded:: 0.1.0
     """
-    from ketamine_guidance._ical import calendar_bytes
+    from ketamine_guidance._formats.ical import calendar_bytes
 
     return calendar_bytes(plan, stamp=stamp)

@@ -1,0 +1,156 @@
+"""The ruleset: a complete set of rules and advice, and the ways to get one.
+
+This module sits above the loader: :meth:`Ruleset.from_dict`, :func:`load_ruleset` and
+:func:`default_ruleset` ask the loader for a checked set of fields and build the
+ruleset from them, so the loader never needs this class and no import runs upwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+from attrs import field, frozen
+
+from ketamine_guidance._rules.loader import default_fields, load_fields, ruleset_fields
+from ketamine_guidance._rules.model import (
+    DEFAULT_NEXT_DAY_BEGINS,
+    Advice,
+    Rule,
+    converter,
+    schema_id,
+    unknown_activity,
+)
+
+if TYPE_CHECKING:
+    import cattrs
+
+__all__ = [
+    "Ruleset",
+    "default_ruleset",
+    "load_ruleset",
+    "ruleset_dict",
+    "ruleset_from_data",
+    "ruleset_summary_dict",
+]
+
+
+@frozen(kw_only=True)
+class Ruleset:
+    """A complete set of aftercare rules and advice, as loaded from one data file.
+
+    Build one with :func:`ketamine_guidance.load_ruleset`, :meth:`Ruleset.from_dict` or
+    :func:`ketamine_guidance.default_ruleset`; the constructor does not validate.
+    """
+
+    id: str
+    version: str
+    title: str
+    rules: tuple[Rule, ...]
+    next_day_begins: dt.time = DEFAULT_NEXT_DAY_BEGINS
+    advice: tuple[Advice, ...] = ()
+    contact: str | None = None
+    reviewed_by: str | None = None
+    reviewed_on: dt.date | None = None
+    effective_from: dt.date | None = None
+    _by_activity: dict[str, Rule] = field(init=False, eq=False, repr=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_by_activity", {r.activity: r for r in self.rules})
+
+    @classmethod
+    def from_dict(cls, data: object) -> Ruleset:
+        """Validate a mapping (as read from TOML or JSON) and build a ruleset.
+
+        Raises :class:`~ketamine_guidance.RulesetError` listing every problem, each with
+        the path of the offending field.
+        """
+        return ruleset_from_data(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This ruleset as a ``ketamine-guidance/ruleset/v1`` JSON document.
+
+        The document is a complete, flat ruleset file: :meth:`from_dict` (or
+        :func:`~ketamine_guidance.load_ruleset` on it saved as JSON) gives back an equal
+        ruleset.
+
+        .. versionadded:: 0.1.0
+        """
+        return ruleset_dict(self)
+
+    @property
+    def activities(self) -> tuple[str, ...]:
+        """The activity ids, in file order."""
+        return tuple(self._by_activity)
+
+    def rule(self, activity: str) -> Rule:
+        """The rule for ``activity``; :class:`~ketamine_guidance.UnknownActivityError` if none."""
+        try:
+            return self._by_activity[activity]
+        except KeyError:
+            raise unknown_activity(activity, self._by_activity) from None
+
+    @property
+    def symptoms(self) -> tuple[str, ...]:
+        """The symptom ids the advice declares, in file order, each once."""
+        return tuple(dict.fromkeys(s for a in self.advice for s in a.symptoms))
+
+
+def ruleset_from_data(data: object, *, source: str | None = None) -> Ruleset:
+    """Validate raw data (as parsed from TOML or JSON) into a :class:`Ruleset`.
+
+    Only ``extends = "default"`` works here: a file's ``extends`` path is read relative
+    to the file, so load files with :func:`load_ruleset`.
+    """
+    return Ruleset(**ruleset_fields(data, source=source))
+
+
+def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
+    """Load and validate a ruleset file: TOML, or JSON when the name ends in ``.json``.
+
+    Raises :class:`~ketamine_guidance.RulesetError` naming the file and every problem.
+    """
+    return Ruleset(**load_fields(path))
+
+
+@functools.cache
+def default_ruleset() -> Ruleset:
+    """The default ruleset, from the source article (loaded once, then shared)."""
+    return Ruleset(**default_fields())
+
+
+# The ruleset's JSON document
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The model converter, plus how a ruleset is written: built once, on first use."""
+    from cattrs.gen import make_dict_unstructure_fn, override
+
+    made = converter().copy()
+    # The optional fields (contact, reviewed_by, ...) are left out when unset, as in a
+    # file; next_day_begins and advice are always written, so the document says them.
+    made.register_unstructure_hook(
+        Ruleset,
+        make_dict_unstructure_fn(
+            Ruleset,
+            made,
+            _cattrs_omit_if_default=True,
+            next_day_begins=override(omit_if_default=False),
+            advice=override(omit_if_default=False),
+        ),
+    )
+    return made
+
+
+def ruleset_dict(ruleset: Ruleset) -> dict[str, Any]:
+    """A ruleset as a ``ketamine-guidance/ruleset/v1`` document: a complete, flat ruleset
+    file that :meth:`Ruleset.from_dict` loads back to an equal ruleset."""
+    return {"schema": schema_id("ruleset"), **_converter().unstructure(ruleset)}
+
+
+def ruleset_summary_dict(ruleset: Ruleset) -> dict[str, Any]:
+    """The ruleset's identity: id, version and title."""
+    return {"id": ruleset.id, "version": ruleset.version, "title": ruleset.title}
