@@ -5,9 +5,9 @@
 
 mutmut (configured in ``[tool.mutmut]`` of pyproject.toml) copies the package into
 ``mutants/``, changes one thing at a time in ``_engine/windows.py``,
-``_engine/plan.py`` and ``_rules/loader.py``, and runs the tests that reach the changed function.  A mutant the
-tests do not notice "survives"; docs/reference/mutation-survivors.md says why each
-survivor is equivalent or left.
+``_engine/plan.py`` and ``_rules/loader.py``, and runs the tests that reach the changed
+function.  A mutant the tests do not notice "survives";
+docs/reference/mutation-survivors.md says why each survivor is equivalent or left.
 """
 
 from __future__ import annotations
