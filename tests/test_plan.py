@@ -222,7 +222,7 @@ def test_plan_for_checks_its_arguments():
     with pytest.raises(TypeError, match="session must be a Session"):
         plan_for(ENDED)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="ruleset must be a Ruleset"):
-        plan_for(Session(ENDED), {"id": "x"})  # type: ignore[arg-type,unused-ignore]
+        plan_for(Session(ENDED, "America/New_York"), {"id": "x"})  # type: ignore[arg-type,unused-ignore]
 
 
 def test_a_ruleset_not_yet_in_effect_is_refused():
@@ -469,7 +469,7 @@ def test_messages_name_the_argument_exactly(plan):
     with pytest.raises(TypeError, match=r"^session must be a Session, not datetime$"):
         plan_for(ENDED)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^ruleset must be a Ruleset, not dict$"):
-        plan_for(Session(ENDED), {})  # type: ignore[arg-type]
+        plan_for(Session(ENDED, "America/New_York"), {})  # type: ignore[arg-type]
     with pytest.raises(UnknownActivityError, match=r"^unknown activity \"\['driving'\]\""):
         plan.check(["driving"], ENDED)
 

@@ -181,7 +181,7 @@ def test_right_now_says_when_an_override_applies() -> None:
 
 
 def test_right_now_when_nothing_is_limited() -> None:
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), small_ruleset())
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), small_ruleset())
     sheet = render_sheet(plan, now=dt.datetime(2026, 1, 3, tzinfo=UTC))
     assert "Nothing on this sheet is limited right now." in sheet
 
@@ -226,14 +226,14 @@ def test_advice_is_grouped_by_category_with_every_item() -> None:
 
 def test_contact_line_without_after_effects_advice_still_shows() -> None:
     ruleset = small_ruleset(advice=[], contact="Ring 555-0199.")
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     sheet = render_sheet(plan, format="markdown")
     assert "### After-effects" in sheet
     assert "Ring 555-0199." in sheet
 
 
 def test_no_advice_no_advice_heading() -> None:
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), small_ruleset(advice=[]))
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), small_ruleset(advice=[]))
     assert "Advice" not in render_sheet(plan)
 
 
@@ -248,13 +248,13 @@ def test_sources_name_the_article_and_each_section_once() -> None:
 
 def test_reviewer_is_named_when_the_ruleset_has_one() -> None:
     ruleset = small_ruleset(reviewed_by="Dr. Q", reviewed_on="2026-01-02")
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     assert ", reviewed by Dr. Q on 2026-01-02." in render_sheet(plan, format="markdown")
 
 
 def test_a_zone_without_a_name_shows_its_offset_only() -> None:
     ended = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
-    sheet = render_sheet(plan_for(Session(ended), small_ruleset()))
+    sheet = render_sheet(plan_for(Session(ended, ended.tzinfo), small_ruleset()))
     assert "Your session ended: Thu 1 Jan 2026, 12:00 UTC-05:00\n" in sheet
 
 
@@ -381,7 +381,7 @@ def hostile_plan() -> AftercarePlan:
             ],
         }
     )
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     return plan.with_override(
         "driving",
         status=Status.NOT_PERMITTED,
@@ -410,7 +410,7 @@ def test_markdown_escapes_ruleset_and_caller_text() -> None:
 
 def test_line_breaks_in_ruleset_text_do_not_change_the_layout() -> None:
     ruleset = attrs.evolve(small_ruleset(), title="Clinic\n# aftercare")
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     assert render_sheet(plan, format="markdown").startswith("# Clinic \\# aftercare\n")
     assert render_sheet(plan).startswith("Clinic # aftercare\n" + "=" * 18 + "\n")
 

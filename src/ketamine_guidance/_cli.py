@@ -83,7 +83,8 @@ def _add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timezone",
         metavar="ZONE",
-        help="the patient's IANA time zone (default: the offset of --ended-at)",
+        help="the patient's IANA time zone, such as America/New_York (required: the "
+        "next day begins on the patient's calendar, not on that of the offset of --ended-at)",
     )
 
 
@@ -238,6 +239,12 @@ def _ruleset(args: argparse.Namespace) -> Ruleset:
 
 
 def _plan(args: argparse.Namespace) -> AftercarePlan:
+    if args.timezone is None:
+        msg = (
+            f"{args.command} needs --timezone, the patient's IANA time zone "
+            "(such as America/New_York)"
+        )
+        raise UsageError(msg)
     session = Session(args.ended_at, args.timezone)
     return plan_for(session, _ruleset(args))
 
