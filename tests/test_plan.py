@@ -18,6 +18,7 @@ from ketamine_guidance import (
     BeforeSessionEndError,
     GuidanceError,
     NaiveDatetimeError,
+    OverrideError,
     Ruleset,
     Session,
     Status,
@@ -280,7 +281,11 @@ def test_an_override_that_restricts_again_moves_permitted_from_to_never(plan):
 def test_an_override_can_lift_a_never_rule(plan):
     when = NEXT_MORNING + dt.timedelta(days=30)
     overridden = plan.with_override(
-        "recreational_drugs", status=CAUTION, effective_from=when, clinician="Dr Lee"
+        "recreational_drugs",
+        status=CAUTION,
+        effective_from=when,
+        clinician="Dr Lee",
+        note="Reviewed at the clinic.",
     )
     assert overridden.check("recreational_drugs", when).status is CAUTION
     assert overridden.check("recreational_drugs", when).permitted_from_utc is None
@@ -290,7 +295,11 @@ def test_an_override_can_lift_a_never_rule(plan):
 
 def test_a_later_override_wins_and_an_early_one_applies_from_the_session_end(plan):
     overridden = plan.with_override(
-        "driving", status=PERMITTED, effective_from=ENDED - dt.timedelta(days=1), clinician="A"
+        "driving",
+        status=PERMITTED,
+        effective_from=ENDED - dt.timedelta(days=1),
+        clinician="A",
+        note="Driven home by a friend; no driving needed.",
     ).with_override("driving", status=NOT_PERMITTED, effective_from=NEXT_MORNING, clinician="B")
     assert overridden.check("driving", ENDED).override.clinician == "A"
     assert overridden.check("driving", NEXT_MORNING).override.clinician == "B"
@@ -303,7 +312,7 @@ def test_an_override_that_goes_permitted_then_caution_then_permitted(plan):
     two = ENDED + dt.timedelta(hours=2)
     overridden = plan.with_override(
         "alcohol", status=NOT_PERMITTED, effective_from=one, clinician="A"
-    ).with_override("alcohol", status=PERMITTED, effective_from=two, clinician="B")
+    ).with_override("alcohol", status=PERMITTED, effective_from=two, clinician="B", note="n")
     assert overridden.check("alcohol", two).permitted_from_utc == two
     assert overridden.is_permitted("alcohol", two - US) is False
 
@@ -311,7 +320,8 @@ def test_an_override_that_goes_permitted_then_caution_then_permitted(plan):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"status": "permitted"}, TypeError, "status must be a Status"),
+        ({"status": "allowed"}, OverrideError, "status must be a Status or one of 'permitted'"),
+        ({"status": 1}, TypeError, "status must be a Status or one of 'permitted'"),
         ({"clinician": "  "}, ValueError, "clinician must name who made the override"),
         ({"effective_from": dt.datetime(2026, 11, 26)}, NaiveDatetimeError, "effective_from"),
     ],
@@ -464,7 +474,10 @@ def test_messages_name_the_argument_exactly(plan):
         plan.with_override(
             "driving", status=PERMITTED, effective_from=dt.datetime(2026, 11, 26), clinician="A"
         )
-    with pytest.raises(ValueError, match=r"^clinician must name who made the override$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^clinician must name who made the override \(with at least one letter or digit\), not ''$",
+    ):
         plan.with_override("driving", status=PERMITTED, effective_from=ENDED, clinician="")
     with pytest.raises(TypeError, match=r"^session must be a Session, not datetime$"):
         plan_for(ENDED)  # type: ignore[arg-type]

@@ -188,9 +188,7 @@ def test_right_now_when_nothing_is_limited() -> None:
 
 def test_never_lifting_restrictions_are_stated_as_such() -> None:
     sheet = render_sheet(fixed_plan(), format="markdown")
-    assert (
-        "- **Taking recreational drugs**: No end date. Only your clinician can lift this." in sheet
-    )
+    assert "- **Taking recreational drugs**: No end is given." in sheet
 
 
 def test_clinician_overrides_show_who_made_them() -> None:
@@ -208,9 +206,10 @@ def test_an_override_before_the_session_ended_shows_the_session_end() -> None:
         status=Status.PERMITTED,
         effective_from=dt.datetime(2026, 11, 20, tzinfo=UTC),
         clinician="Dr. B",
+        note="A friend drives.",
     )
     sheet = render_sheet(plan, format="markdown")
-    assert "Changed by Dr. B: allowed from Wed 25 Nov 2026, 18:30 EST." in sheet
+    assert "Changed by Dr. B: allowed from Wed 25 Nov 2026, 18:30 EST. A friend drives." in sheet
     assert "- **Driving**: from Wed 25 Nov 2026, 18:30 EST, when your session ended." in sheet
 
 
@@ -278,12 +277,15 @@ def _check_timeline(plan: AftercarePlan) -> None:
     for entry in entries:
         line = lines[entry.label]
         if entry.permitted_from is None:
-            assert "No end date" in line
+            assert "No end is given." in line
         else:
             local = entry.permitted_from_utc.astimezone(plan.session.timezone)  # type: ignore[union-attr]
-            assert f": from {format_local(local)}" in line
+            if entry.status_until_lift is Status.PERMITTED_WITH_CAUTION:
+                assert f": take care until {format_local(local)}; after that allowed." in line
+            else:
+                assert f": from {format_local(local)}" in line
     html_times = re.findall(
-        r'<li><p><strong>[^<]*</strong>: from <time datetime="([^"]+)">',
+        r'<li><p><strong>[^<]*</strong>: (?:from|take care until) <time datetime="([^"]+)">',
         render_sheet(plan, format="html"),
     )
     assert html_times == [e.permitted_from.isoformat() for e in entries if e.permitted_from]

@@ -48,7 +48,7 @@ from ketamine_guidance._formats.exports import (
     to_ical,
 )
 from ketamine_guidance._formats.sheet import SheetFormat, render_sheet
-from ketamine_guidance._rules.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
+from ketamine_guidance._engine.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import (
     Advice,

@@ -22,7 +22,7 @@ from ketamine_guidance._engine.session import Session
 from ketamine_guidance._errors import GuidanceError, RulesetFileError
 from ketamine_guidance._formats.sheet import render_sheet
 from ketamine_guidance._formats.text import format_local
-from ketamine_guidance._rules.diff import diff_rulesets
+from ketamine_guidance._engine.diff import diff_rulesets
 from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import Immediately, describe_window
 from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset, load_ruleset, ruleset_dict
