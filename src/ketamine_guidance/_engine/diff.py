@@ -1,19 +1,37 @@
-"""Reviewable differences between two rulesets, field by field, windows in words."""
+"""Reviewable differences between two rulesets, field by field, windows in words.
+
+Each changed rule is marked ``tightened``, ``loosened`` or ``changed`` by comparing
+what the two rulesets answer for a sample of sessions (several zones, days around
+daylight-saving changes, every half hour and the minute before): a safety reviewer
+sees at once what a clinic file makes less safe than its base.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+import zoneinfo
 from collections.abc import Sequence
-from typing import TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
 from attrs import frozen
 
-from ketamine_guidance._rules.model import Advice, Rule, Source, Window, describe_window
+from ketamine_guidance._engine.plan import rule_status
+from ketamine_guidance._engine.windows import UTC, lift_instant
+from ketamine_guidance._rules.model import (
+    Advice,
+    LatestOf,
+    NextDay,
+    Rule,
+    Source,
+    Window,
+    describe_window,
+)
 from ketamine_guidance._rules.ruleset import Ruleset
 
-__all__ = ["FieldChange", "ItemChange", "RulesetDiff", "diff_rulesets"]
+__all__ = ["FieldChange", "ItemChange", "RulesetDiff", "diff_rulesets", "rule_mark"]
 
 T = TypeVar("T", Rule, Advice)
 _ITEM_FIELDS = ("rules", "advice")
@@ -40,18 +58,31 @@ class FieldChange:
         return f"{self.field}: {self.old_text} -> {self.new_text}"
 
 
+Mark = Literal["tightened", "loosened", "changed"]
+
+
 @frozen
 class ItemChange:
     """A rule (``key`` is its activity) or advice item (its id) present in both, changed.
 
+    For a rule, ``mark`` says what the change does for patients: ``"loosened"`` when,
+    for some sampled session, the new rule lifts earlier or is less restrictive at
+    some instant (or becomes clinician-adjustable); ``"tightened"`` when it is never
+    less and sometimes more restrictive; ``"changed"`` when the answers are the same
+    (only words or sources changed).  None for advice.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``mark``.
     """
 
     key: str
     changes: tuple[FieldChange, ...]
+    mark: Mark | None = None
 
     def __str__(self) -> str:
-        return f"{self.key}: " + "; ".join(str(c) for c in self.changes)
+        mark = f" ({self.mark})" if self.mark else ""
+        return f"{self.key}{mark}: " + "; ".join(str(c) for c in self.changes)
 
 
 @frozen(kw_only=True)
@@ -96,7 +127,11 @@ class RulesetDiff:
             *(f"ruleset: {c}" for c in self.ruleset_changed),
             *(f"rule removed: {_rule_summary(r, old_nd)}" for r in self.rules_removed),
             *(f"rule added: {_rule_summary(r, new_nd)}" for r in self.rules_added),
-            *(f"rule changed: {i.key}: {c}" for i in self.rules_changed for c in i.changes),
+            *(
+                f"rule changed ({i.mark}): {i.key}: {c}"
+                for i in self.rules_changed
+                for c in i.changes
+            ),
             *(f"advice removed: {a.id}: {a.title}" for a in self.advice_removed),
             *(f"advice added: {a.id}: {a.title}" for a in self.advice_added),
             *(f"advice changed: {i.key}: {c}" for i in self.advice_changed for c in i.changes),
@@ -104,6 +139,120 @@ class RulesetDiff:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+    def to_dict(self) -> dict[str, Any]:
+        """This diff as a ``ketamine-guidance/ruleset-diff/v1`` JSON document.
+
+        Values are given in words (as in :meth:`lines`); every changed rule carries its
+        ``mark``.
+
+        .. versionadded:: 0.2.0
+        """
+        old_nd, new_nd = self.old.next_day_begins, self.new.next_day_begins
+
+        def fields(changes: tuple[FieldChange, ...]) -> list[dict[str, str]]:
+            return [{"field": c.field, "old": c.old_text, "new": c.new_text} for c in changes]
+
+        return {
+            "schema": "ketamine-guidance/ruleset-diff/v1",
+            "old": {"id": self.old.id, "version": self.old.version},
+            "new": {"id": self.new.id, "version": self.new.version},
+            "equal": self.is_empty,
+            "ruleset_changed": fields(self.ruleset_changed),
+            "rules_added": [
+                {"activity": r.activity, "summary": _rule_summary(r, new_nd)}
+                for r in self.rules_added
+            ],
+            "rules_removed": [
+                {"activity": r.activity, "summary": _rule_summary(r, old_nd)}
+                for r in self.rules_removed
+            ],
+            "rules_changed": [
+                {"activity": i.key, "mark": i.mark, "changes": fields(i.changes)}
+                for i in self.rules_changed
+            ],
+            "advice_added": [{"id": a.id, "title": a.title} for a in self.advice_added],
+            "advice_removed": [{"id": a.id, "title": a.title} for a in self.advice_removed],
+            "advice_changed": [
+                {"id": i.key, "changes": fields(i.changes)} for i in self.advice_changed
+            ],
+        }
+
+
+# Sessions to compare two rules on: zones on both sides of the date line and of the
+# equator, with and without daylight time, odd offsets; days on and around the
+# daylight-saving changes of both hemispheres; every half hour and the minute before.
+_SAMPLE_ZONES = (
+    "America/New_York",
+    "Pacific/Honolulu",
+    "Europe/London",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "Pacific/Apia",
+    "Pacific/Kiritimati",
+    "America/St_Johns",
+    "UTC",
+)
+_SAMPLE_DAYS = tuple(
+    dt.date(2026, m, d)
+    for m, d in ((1, 15), (3, 8), (3, 29), (4, 5), (7, 1), (10, 4), (10, 25), (11, 1))
+)
+_SAMPLE_TIMES = tuple(
+    dt.timedelta(minutes=m) for h in range(24) for m in (h * 60, h * 60 + 29, h * 60 + 59)
+)
+
+
+@functools.lru_cache(maxsize=1)
+def sample_sessions() -> tuple[tuple[dt.datetime, dt.date, dt.tzinfo], ...]:
+    """The session ends (UTC), their local days and zones that marks are computed on."""
+    samples = []
+    for name in _SAMPLE_ZONES:
+        tz = zoneinfo.ZoneInfo(name)
+        for day in _SAMPLE_DAYS:
+            midnight = dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(UTC)
+            for offset in _SAMPLE_TIMES:
+                ended = midnight + offset
+                samples.append((ended, ended.astimezone(tz).date(), tz))
+    return tuple(samples)
+
+
+@functools.lru_cache(maxsize=256)
+def _sample_lifts(window: Window, next_day_begins: dt.time) -> tuple[dt.datetime | None, ...]:
+    return tuple(
+        lift_instant(window, ended, day, tz, next_day_begins)
+        for ended, day, tz in sample_sessions()
+    )
+
+
+def rule_mark(old: Rule, new: Rule, old_nd: dt.time, new_nd: dt.time) -> Mark:
+    """Whether ``new`` (read with ``new_nd``) is tighter, looser or as safe as ``old``."""
+    looser = stricter = False
+    if old.clinician_adjustable != new.clinician_adjustable:
+        looser, stricter = new.clinician_adjustable, old.clinician_adjustable
+    same_window = old.until == new.until and (old_nd == new_nd or not _uses_day(old.until))
+    if not (same_window and old.while_restricted is new.while_restricted):
+        old_lifts = _sample_lifts(old.until, old_nd)
+        new_lifts = _sample_lifts(new.until, new_nd)
+        for (ended, _, _), lift_old, lift_new in zip(
+            sample_sessions(), old_lifts, new_lifts, strict=True
+        ):
+            # The statuses only change at the session's end and the two lifts.
+            for at in {ended, lift_old or ended, lift_new or ended}:
+                was = rule_status(old, ended, lift_old, at).restrictiveness
+                now = rule_status(new, ended, lift_new, at).restrictiveness
+                looser = looser or now < was
+                stricter = stricter or now > was
+            if looser:
+                break
+    return "loosened" if looser else "tightened" if stricter else "changed"
+
+
+def _uses_day(window: Window) -> bool:
+    """Whether a window reads ``next_day_begins`` (a next-day part)."""
+    if isinstance(window, LatestOf):
+        return any(_uses_day(w) for w in window.windows)
+    return isinstance(window, NextDay)
 
 
 def _rule_summary(rule: Rule, next_day_begins: dt.time) -> str:
@@ -161,7 +310,10 @@ def _items(
         if k in before:
             changes = _changes(before[k], item, names, old_nd, new_nd)
             if changes:
-                changed.append(ItemChange(k, changes))
+                mark = None
+                if isinstance(item, Rule):
+                    mark = rule_mark(cast("Rule", before[k]), item, old_nd, new_nd)
+                changed.append(ItemChange(k, changes, mark))
     return added, removed, tuple(changed)
 
 
@@ -175,9 +327,10 @@ def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
     ...     attrs.evolve(base.rule("driving"), until=LatestOf((NextDay(), Hours(24)))),
     ...     *base.rules[1:],
     ... ))
-    >>> print(diff_rulesets(base, clinic))
+    >>> print(diff_rulesets(base, clinic))  # doctest: +NORMALIZE_WHITESPACE
     ruleset: version: '2026.1' -> '2026.1-clinic'
-    rule changed: driving: until: next day 06:00 -> latest of next day 06:00 and 24 hours
+    rule changed (tightened): driving: until: latest of next day 06:00 and 8 hours
+        -> latest of next day 06:00 and 24 hours
     >>> diff_rulesets(base, base).is_empty
     True
 
