@@ -18,9 +18,7 @@ REGION_LIKE_FIXED = frozenset(
     n
     for n in ALL_ZONE_NAMES
     if n in {"EST", "MST", "HST"}
-    or n.startswith("Etc/GMT")
-    and n[7:8] in "+-"
-    and n[8:] not in {"", "0"}
+    or (n.startswith("Etc/GMT") and n[7:8] in "+-" and n[8:] not in {"", "0"})
 )
 #: The zone names a Session accepts as ``timezone``.
 ZONE_NAMES = [n for n in ALL_ZONE_NAMES if n not in REGION_LIKE_FIXED]

@@ -55,7 +55,7 @@ DEFAULT_TABLE = {
     "alcohol": (NOT_PERMITTED, True),
     "sedative_medications": (NOT_PERMITTED, True),
     "prescription_pain_medication": (NOT_PERMITTED, True),
-    "vigorous_physical_activity": (CAUTION, True),
+    "vigorous_physical_activity": (NOT_PERMITTED, True),
     "regular_diet": (CAUTION, True),
     "recreational_drugs": (NOT_PERMITTED, False),
     "drinking_water": (PERMITTED, False),
@@ -107,7 +107,8 @@ def test_decision_fields(plan):
     assert decision.override is None
     assert decision.session == plan.session
     assert "next day" in decision.reason
-    assert plan.check("vigorous_physical_activity", ENDED).permitted is True
+    assert plan.check("regular_diet", ENDED).permitted is True
+    assert plan.check("vigorous_physical_activity", ENDED).permitted is False
 
 
 def test_the_session_zone_decides_the_next_day():
@@ -476,7 +477,8 @@ def test_messages_name_the_argument_exactly(plan):
         )
     with pytest.raises(
         ValueError,
-        match=r"^clinician must name who made the override \(with at least one letter or digit\), not ''$",
+        match=r"^clinician must name who made the override "
+        r"\(with at least one letter or digit\), not ''$",
     ):
         plan.with_override("driving", status=PERMITTED, effective_from=ENDED, clinician="")
     with pytest.raises(TypeError, match=r"^session must be a Session, not datetime$"):

@@ -164,7 +164,8 @@ def test_right_now_lists_what_is_limited() -> None:
     not_yet = right_now[right_now.index("### Not allowed\n") : right_now.index("### Allowed")]
     careful = right_now[right_now.index("### Allowed, but take care") :]
     assert "**Driving**" in not_yet
-    assert "**Hard exercise**" in careful
+    assert "**Hard exercise**" in not_yet
+    assert "**Eating your usual food**" in careful
     assert "Drinking water" not in right_now  # permitted since the session ended
 
 
