@@ -90,8 +90,7 @@ def test_rules_lists_every_rule():
     assert "driving" in out
     assert (
         "prescription_pain_medication  not permitted until: latest of next day 06:00 and 8 hours"
-        " (clinician may adjust)"
-        in out
+        " (clinician may adjust)" in out
     )
     assert "drinking_water                permitted from the end of the session" in out
 

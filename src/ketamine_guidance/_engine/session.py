@@ -158,7 +158,9 @@ def region_zone(tz: dt.tzinfo) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _available() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # "localtime" (listed where the system's tz database has that file) is this
+    # machine's own zone, never the patient's.
+    return frozenset(zoneinfo.available_timezones() - {"localtime"})
 
 
 @frozen(init=False)
