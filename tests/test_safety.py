@@ -63,8 +63,10 @@ NEXT_DAY_RULES = (
 ISO_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(  # noqa: PLR0917  (a datetime's own fields)
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -636,6 +638,6 @@ def test_no_override_outlives_the_next_session_of_a_course(
         if decision.override is None:
             continue
         (made,) = [o for o in course.overrides if o.clinician == decision.override.clinician]
-        start = max(made.effective_from_utc, ends[0])
-        later = [e for e in ends if e > start]
+        begun = max(made.effective_from_utc, ends[0])
+        later = [e for e in ends if e > begun]
         assert not later or at < later[0], "an override carried into the next session"

@@ -206,7 +206,7 @@ _SAMPLE_TIMES = tuple(
 @functools.lru_cache(maxsize=1)
 def sample_sessions() -> tuple[tuple[dt.datetime, dt.date, dt.tzinfo], ...]:
     """The session ends (UTC), their local days and zones that marks are computed on."""
-    samples = []
+    samples: list[tuple[dt.datetime, dt.date, dt.tzinfo]] = []
     for name in _SAMPLE_ZONES:
         tz = zoneinfo.ZoneInfo(name)
         for day in _SAMPLE_DAYS:
@@ -311,8 +311,9 @@ def _items(
             changes = _changes(before[k], item, names, old_nd, new_nd)
             if changes:
                 mark = None
-                if isinstance(item, Rule):
-                    mark = rule_mark(cast("Rule", before[k]), item, old_nd, new_nd)
+                old_item = before[k]
+                if isinstance(item, Rule) and isinstance(old_item, Rule):
+                    mark = rule_mark(old_item, item, old_nd, new_nd)
                 changed.append(ItemChange(k, changes, mark))
     return added, removed, tuple(changed)
 
