@@ -344,3 +344,41 @@ def test_cli_diff_json_carries_the_marks(tmp_path: Path) -> None:
     same = json.loads(run("diff", "default", "default", "--format", "json")[1])
     assert same["equal"] is True
     assert same["rules_changed"] == []
+
+
+def test_diff_json_lists_added_removed_and_advice() -> None:
+    base = default_ruleset()
+    source = base.rules[0].source
+    swim = Rule(activity="swimming", label="Swimming", until=Hours(24), reason="r", source=source)
+    new = attrs.evolve(
+        base,
+        rules=(*base.rules[1:], swim),
+        advice=(attrs.evolve(base.advice[0], title="Sleepy"), *base.advice[2:]),
+    )
+    document = diff_rulesets(base, new).to_dict()
+    assert document["rules_added"] == [
+        {"activity": "swimming", "summary": "swimming: not permitted until 24 hours"}
+    ]
+    assert document["rules_removed"] == [
+        {"activity": "driving", "summary": f"driving: not permitted until {NEXT_8}"}
+    ]
+    removed = base.advice[1]
+    assert document["advice_removed"] == [{"id": removed.id, "title": removed.title}]
+    assert document["advice_added"] == []
+    assert document["advice_changed"] == [
+        {
+            "id": base.advice[0].id,
+            "changes": [{"field": "title", "old": repr(base.advice[0].title), "new": "'Sleepy'"}],
+        }
+    ]
+    back = diff_rulesets(new, base).to_dict()
+    assert back["advice_added"] == [{"id": removed.id, "title": removed.title}]
+
+
+def test_a_next_morning_change_marks_only_rules_that_read_it() -> None:
+    base = default_ruleset()
+    fixed = _with(base, "driving", until=LatestOf((Hours(8), Hours(12))))
+    later = attrs.evolve(fixed, next_day_begins=dt.time(9))
+    marks = {i.key: i.mark for i in diff_rulesets(fixed, later).rules_changed}
+    assert "driving" not in marks
+    assert marks["alcohol"] == "tightened"

@@ -641,3 +641,24 @@ def test_no_override_outlives_the_next_session_of_a_course(
         begun = max(made.effective_from_utc, ends[0])
         later = [e for e in ends if e > begun]
         assert not later or at < later[0], "an override carried into the next session"
+
+
+def test_zones_without_a_name_are_a_choice_but_never_a_default() -> None:
+    path = Path(zoneinfo.TZPATH[0]) / "America" / "New_York" if zoneinfo.TZPATH else None
+    if path is None or not path.exists():  # pragma: no cover (no system tz database)
+        pytest.skip("no system tz database to read a zone file from")
+    with path.open("rb") as file:
+        from_file = zoneinfo.ZoneInfo.from_file(file)
+    ended = utc(2026, 11, 25, 23, 30).astimezone(from_file)
+    with pytest.raises(MissingTimezoneError):
+        Session(ended)
+    assert Session(ended, from_file).timezone is from_file
+
+
+def test_a_dateutil_bundled_zone_is_read_by_its_name() -> None:
+    from dateutil.zoneinfo import get_zonefile_instance
+
+    bundled = get_zonefile_instance().get("America/New_York")
+    assert bundled is not None
+    session = Session(dt.datetime(2026, 11, 25, 18, 30, tzinfo=bundled))
+    assert session.timezone is zoneinfo.ZoneInfo("America/New_York")
