@@ -382,3 +382,13 @@ def test_a_next_morning_change_marks_only_rules_that_read_it() -> None:
     marks = {i.key: i.mark for i in diff_rulesets(fixed, later).rules_changed}
     assert "driving" not in marks
     assert marks["alcohol"] == "tightened"
+
+
+def test_added_and_removed_rules_read_as_the_cli_plan_does() -> None:
+    base = default_ruleset()
+    fewer = attrs.evolve(
+        base, rules=tuple(r for r in base.rules if r.activity not in {"mild_food", "regular_diet"})
+    )
+    lines = diff_rulesets(base, fewer).lines()
+    assert "rule removed: mild_food: permitted from the end of the session" in lines
+    assert f"rule removed: regular_diet: take care until {NEXT_8}; after that permitted" in lines

@@ -22,10 +22,12 @@ from ketamine_guidance._engine.plan import rule_status
 from ketamine_guidance._engine.windows import UTC, lift_instant
 from ketamine_guidance._rules.model import (
     Advice,
+    Immediately,
     LatestOf,
     NextDay,
     Rule,
     Source,
+    Status,
     Window,
     describe_window,
 )
@@ -256,10 +258,12 @@ def _uses_day(window: Window) -> bool:
 
 
 def _rule_summary(rule: Rule, next_day_begins: dt.time) -> str:
-    return (
-        f"{rule.activity}: {rule.while_restricted.text} until "
-        f"{describe_window(rule.until, next_day_begins)}"
-    )
+    if isinstance(rule.until, Immediately):
+        return f"{rule.activity}: permitted from the end of the session"
+    when = describe_window(rule.until, next_day_begins)
+    if rule.while_restricted is Status.PERMITTED_WITH_CAUTION:
+        return f"{rule.activity}: take care until {when}; after that permitted"
+    return f"{rule.activity}: {rule.while_restricted.text} until {when}"
 
 
 def _text(value: object, next_day_begins: dt.time, name: str) -> str:
