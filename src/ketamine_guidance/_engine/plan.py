@@ -387,16 +387,14 @@ class AftercarePlan:
                 f"after this session ended ({local_day}, the patient's local date)"
             )
             raise RulesetNotInEffectError(msg)
-        # Windows are compared by identity: the loader shares one object per simple
-        # window, and equal windows kept apart only cost a second (cached) lookup.
+        # Equal windows (the default's eight "latest of next day and 8 hours") are
+        # worked out once: the ruleset's rules are grouped by window once, then shared.
         by_window: dict[int, dt.datetime | None] = {}
         lifts: dict[str, dt.datetime | None] = {}
         next_day_begins = ruleset.next_day_begins
-        for rule in ruleset.rules:
-            until = rule.until
-            key = id(until)
+        for rule, key in zip(ruleset.rules, _window_groups(ruleset), strict=True):
             if key not in by_window:
-                by_window[key] = lift_instant(until, ended, local_day, tz, next_day_begins)
+                by_window[key] = lift_instant(rule.until, ended, local_day, tz, next_day_begins)
             lifts[rule.activity] = by_window[key]
         by_activity: dict[str, list[Override]] = {}
         for ov in self.overrides:
@@ -609,6 +607,24 @@ class AftercarePlan:
             "override": override,
             "session": self.session,
         }
+
+
+# Per ruleset, the index of the first rule with an equal window, for each rule; keyed
+# by the ruleset's identity and holding the ruleset, so its id cannot be reused.
+_GROUPS: dict[int, tuple[Ruleset, tuple[int, ...]]] = {}
+_GROUPS_MAX = 256
+
+
+def _window_groups(ruleset: Ruleset) -> tuple[int, ...]:
+    hit = _GROUPS.get(id(ruleset))
+    if hit is not None and hit[0] is ruleset:
+        return hit[1]
+    first: dict[object, int] = {}
+    groups = tuple(first.setdefault(r.until, i) for i, r in enumerate(ruleset.rules))
+    if len(_GROUPS) >= _GROUPS_MAX:
+        _GROUPS.clear()
+    _GROUPS[id(ruleset)] = (ruleset, groups)
+    return groups
 
 
 def override_reason(override: Override, session: Session) -> str:
