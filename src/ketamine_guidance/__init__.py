@@ -12,6 +12,7 @@ False
 
 from ketamine_guidance._engine.batch import LiftTable, lift_times
 from ketamine_guidance._engine.course import CoursePlan, plan_for_course
+from ketamine_guidance._engine.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._engine.plan import (
     AftercarePlan,
     Decision,
@@ -25,7 +26,9 @@ from ketamine_guidance._errors import (
     ExportError,
     GuidanceError,
     MissingExtraError,
+    MissingTimezoneError,
     NaiveDatetimeError,
+    OverrideError,
     RulesetError,
     RulesetFileError,
     RulesetNotInEffectError,
@@ -46,7 +49,6 @@ from ketamine_guidance._formats.exports import (
     to_ical,
 )
 from ketamine_guidance._formats.sheet import SheetFormat, render_sheet
-from ketamine_guidance._rules.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import (
     Advice,
@@ -121,7 +123,9 @@ __all__ = [
     "ExportError",
     "GuidanceError",
     "MissingExtraError",
+    "MissingTimezoneError",
     "NaiveDatetimeError",
+    "OverrideError",
     "RulesetError",
     "RulesetFileError",
     "RulesetNotInEffectError",
