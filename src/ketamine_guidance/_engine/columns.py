@@ -149,16 +149,15 @@ def _zone_codes(timezone: object, n: int) -> tuple[list[dt.tzinfo], _Ints]:
     if len(zones_given) != n:
         msg = f"timezone has {len(zones_given)} zones for {n} session ends; give one per row"
         raise ValueError(msg)
+    # One dictionary look-up a row (a tzinfo is keyed by identity: some, such as
+    # dateutil's, cannot be hashed); an array of names holds only str, so no check.
+    names = isinstance(timezone, np.ndarray) and timezone.dtype.kind == "U"
+    keys = zones_given if names else [z if isinstance(z, str) else id(z) for z in zones_given]
     index: dict[object, int] = {}
-    firsts: list[object] = []  # the first zone given for each code
-    codes = np.empty(n, dtype=np.int64)
-    for i, zone in enumerate(zones_given):
-        key: object = zone if isinstance(zone, str) else id(zone)
-        code = index.get(key)
-        if code is None:
-            code = index[key] = len(firsts)
-            firsts.append(zone)
-        codes[i] = code
+    setdefault = index.setdefault
+    codes = np.array([setdefault(k, len(index)) for k in keys], dtype=np.int64)
+    _, first_rows = np.unique(codes, return_index=True)
+    firsts = [zones_given[int(i)] for i in first_rows]  # the first zone given for each code
     resolved: list[dt.tzinfo] = []
     for code, zone in enumerate(firsts):
         try:
@@ -171,7 +170,12 @@ def _zone_codes(timezone: object, n: int) -> tuple[list[dt.tzinfo], _Ints]:
 
 
 def _offset(micros: int, tz: dt.tzinfo) -> int:
-    offset = _instant(micros).astimezone(tz).utcoffset()
+    """The zone's UTC offset (microseconds) at an instant, as ``astimezone`` gives it."""
+    if micros % 1_000_000:
+        local = _instant(micros).astimezone(tz)
+    else:  # whole seconds, the probes' case: the same conversion, made without a timedelta
+        local = dt.datetime.fromtimestamp(micros // 1_000_000, tz)
+    offset = local.utcoffset()
     if offset is None:  # pragma: no cover (resolve_timezone checked the zone)
         msg = f"time zone {tz!r} gives no UTC offset"
         raise GuidanceError(msg)
@@ -188,17 +192,26 @@ def transitions(tz: dt.tzinfo, lo: int, hi: int) -> tuple[_Ints, _Ints]:
         while new != offsets[-1]:
             # The offset changed in (low, after]: find the first microsecond of the
             # change (one change a step; see PROBE_STEP), then look on from there.
-            high = after
-            while high - low > 1:
-                mid = (low + high) // 2
-                if _offset(mid, tz) == offsets[-1]:
-                    low = mid
-                else:
-                    high = mid
+            high = _first_change(low, after, offsets[-1], tz)
             starts.append(high)
             offsets.append(_offset(high, tz))
             low = high
     return np.array(starts, dtype=np.int64), np.array(offsets, dtype=np.int64)
+
+
+def _first_change(low: int, high: int, old: int, tz: dt.tzinfo) -> int:
+    """The first instant in ``(low, high]`` whose offset is not ``old``: bisected by whole
+    seconds (the tz database's resolution), then by microseconds within the last second."""
+    for unit in (1_000_000, 1):
+        while high - low > unit:
+            mid = low + (high - low) // 2 // unit * unit
+            if mid <= low:
+                break
+            if _offset(mid, tz) == old:
+                low = mid
+            else:
+                high = mid
+    return high
 
 
 def _spans(micros: _Ints) -> list[tuple[int, int]]:
