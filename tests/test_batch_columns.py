@@ -325,3 +325,37 @@ def test_no_rows_give_empty_columns_and_a_ruleset_in_effect_answers():
     ends = [dt.datetime(2026, 7, 1, tzinfo=UTC)]
     columns = lift_times(ended_at=ends, timezone="Europe/London", ruleset=rules)
     assert columns.column("a0") == (dt.datetime(2026, 7, 2, 5, tzinfo=UTC),)
+
+
+class _SubSecondChange(dt.tzinfo):
+    """A made-up zone whose offset goes from 0 to +1 h half a second after a whole second."""
+
+    change = dt.datetime(2026, 6, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    _naive = change.replace(tzinfo=None)
+
+    def utcoffset(self, moment: dt.datetime | None) -> dt.timedelta:
+        assert moment is not None
+        wall = moment.replace(tzinfo=None)
+        return dt.timedelta(hours=1 if wall >= self._naive + dt.timedelta(hours=1) else 0)
+
+    def dst(self, _moment: dt.datetime | None) -> dt.timedelta:
+        return dt.timedelta(0)
+
+    def tzname(self, _moment: dt.datetime | None) -> str:
+        return "Made-up"
+
+    def fromutc(self, moment: dt.datetime) -> dt.datetime:
+        utc = moment.replace(tzinfo=None)
+        offset = dt.timedelta(hours=1 if utc >= self._naive else 0)
+        return (utc + offset).replace(tzinfo=self)
+
+
+def test_a_change_between_whole_seconds_is_found_to_the_microsecond():
+    tz = _SubSecondChange()
+    lo = _us(dt.datetime(2026, 6, 1, tzinfo=UTC))
+    starts, offsets = transitions(tz, lo, lo + 86_400_000_000)
+    assert starts.tolist() == [lo, _us(_SubSecondChange.change)]
+    assert offsets.tolist() == [0, 3_600_000_000]
+    # A second change within the same probe step, off the whole seconds, is found too.
+    starts, _ = transitions(tz, lo + 1, lo + 86_400_000_000)
+    assert starts.tolist()[-1] == _us(_SubSecondChange.change)

@@ -204,9 +204,7 @@ def _first_change(low: int, high: int, old: int, tz: dt.tzinfo) -> int:
     seconds (the tz database's resolution), then by microseconds within the last second."""
     for unit in (1_000_000, 1):
         while high - low > unit:
-            mid = low + (high - low) // 2 // unit * unit
-            if mid <= low:
-                break
+            mid = low + max(unit, (high - low) // 2 // unit * unit)  # in (low, high)
             if _offset(mid, tz) == old:
                 low = mid
             else:
