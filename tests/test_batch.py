@@ -268,14 +268,14 @@ def test_sessions_must_be_sessions() -> None:
     with pytest.raises(TypeError, match=r"sessions\[1\] must be a Session, not datetime"):
         lift_times([session, utc(2026, 11, 25, 23, 30)])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="iterable of Sessions; for one session use plan_for"):
-        lift_times(session)  # type: ignore[arg-type]
+        lift_times(session)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="iterable of Sessions, not int"):
-        lift_times(5)  # type: ignore[arg-type]
+        lift_times(5)  # type: ignore[call-overload]
 
 
 def test_the_ruleset_must_be_a_ruleset() -> None:
     with pytest.raises(TypeError, match="ruleset must be a Ruleset, not str"):
-        lift_times([], "default")  # type: ignore[arg-type]
+        lift_times([], "default")  # type: ignore[call-overload]
 
 
 def test_a_session_before_the_ruleset_takes_effect_is_refused() -> None:

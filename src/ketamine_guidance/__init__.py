@@ -10,7 +10,7 @@ False
 <Status.PERMITTED: 'permitted'>
 """
 
-from ketamine_guidance._engine.batch import LiftTable, lift_times
+from ketamine_guidance._engine.batch import LiftColumns, LiftTable, lift_times
 from ketamine_guidance._engine.course import CoursePlan, plan_for_course
 from ketamine_guidance._engine.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._engine.plan import (
@@ -75,6 +75,7 @@ __all__ = [
     "AftercarePlan",
     "CoursePlan",
     "Decision",
+    "LiftColumns",
     "LiftTable",
     "Override",
     "Session",
