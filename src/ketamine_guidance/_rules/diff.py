@@ -10,13 +10,20 @@ from typing import TypeVar, cast
 import attrs
 from attrs import frozen
 
-from ketamine_guidance._rules.model import Advice, Rule, Source, Window, describe_window
+from ketamine_guidance._rules.model import (
+    Advice,
+    Rule,
+    Source,
+    Translation,
+    Window,
+    describe_window,
+)
 from ketamine_guidance._rules.ruleset import Ruleset
 
 __all__ = ["FieldChange", "ItemChange", "RulesetDiff", "diff_rulesets"]
 
 T = TypeVar("T", Rule, Advice)
-_ITEM_FIELDS = ("rules", "advice")
+_ITEM_FIELDS = ("rules", "advice", "translations")
 #: The ruleset's own fields that a diff compares (its rules and advice are compared item by item).
 _RULESET_FIELDS = tuple(
     f.name for f in attrs.fields(Ruleset) if f.init and f.name not in _ITEM_FIELDS
@@ -75,6 +82,7 @@ class RulesetDiff:
     advice_added: tuple[Advice, ...] = ()
     advice_removed: tuple[Advice, ...] = ()
     advice_changed: tuple[ItemChange, ...] = ()
+    translations_changed: tuple[FieldChange, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -87,6 +95,7 @@ class RulesetDiff:
             or self.advice_added
             or self.advice_removed
             or self.advice_changed
+            or self.translations_changed
         )
 
     def lines(self) -> list[str]:
@@ -100,6 +109,7 @@ class RulesetDiff:
             *(f"advice removed: {a.id}: {a.title}" for a in self.advice_removed),
             *(f"advice added: {a.id}: {a.title}" for a in self.advice_added),
             *(f"advice changed: {i.key}: {c}" for i in self.advice_changed for c in i.changes),
+            *(f"translation changed: {c}" for c in self.translations_changed),
         ]
 
     def __str__(self) -> str:
@@ -165,6 +175,46 @@ def _items(
     return added, removed, tuple(changed)
 
 
+def _translation_texts(translation: Translation) -> dict[str, str]:
+    """A translation's texts by path (``rules.driving.reason``), as a reviewer reads them."""
+    texts: dict[str, str] = {}
+    for name in ("reviewed_by", "reviewed_on", "title", "contact", "emergency"):
+        value = getattr(translation, name)
+        if value is not None:
+            texts[name] = repr(value) if isinstance(value, str) else value.isoformat()
+    for rule in translation.rules:
+        for name in ("label", "reason"):
+            if getattr(rule, name) is not None:
+                texts[f"rules.{rule.activity}.{name}"] = repr(getattr(rule, name))
+    for item in translation.advice:
+        for name in ("title", "text", "actions", "examples"):
+            value = getattr(item, name)
+            if value:
+                texts[f"advice.{item.id}.{name}"] = _text(value, dt.time(0), name)
+    return texts
+
+
+def _translations(old: Ruleset, new: Ruleset) -> tuple[FieldChange, ...]:
+    """Each language added or removed, and each text changed, as ``es.rules.driving.label``."""
+    before = {t.language: t for t in old.translations}
+    after = {t.language: t for t in new.translations}
+    changes: list[FieldChange] = []
+    for language in dict.fromkeys([*before, *after]):
+        a, b = before.get(language), after.get(language)
+        if a is None or b is None:
+            present = b if a is None else a
+            state = "reviewed" if present is not None and present.reviewed else "not reviewed"
+            old_text, new_text = ("(none)", state) if a is None else (state, "(none)")
+            changes.append(FieldChange(language, a, b, old_text, new_text))
+            continue
+        a_texts, b_texts = _translation_texts(a), _translation_texts(b)
+        for path in dict.fromkeys([*a_texts, *b_texts]):
+            a_text, b_text = a_texts.get(path, "(none)"), b_texts.get(path, "(none)")
+            if a_text != b_text:
+                changes.append(FieldChange(f"{language}.{path}", a, b, a_text, b_text))
+    return tuple(changes)
+
+
 def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
     """The differences from ``old`` to ``new``: rules and advice added, removed and changed.
 
@@ -202,4 +252,5 @@ def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
         advice_added=advice_added,
         advice_removed=advice_removed,
         advice_changed=advice_changed,
+        translations_changed=_translations(old, new),
     )
