@@ -572,8 +572,9 @@ def test_patient_and_printed_on_come_first_when_given(fmt: Any) -> None:
 def test_html_repeats_patient_printed_on_and_page_numbers_in_the_page_margins() -> None:
     page = render_sheet(fixed_plan(), format="html", patient="Jane Doe", printed_at=PRINTED)
     style = _parse(page).find(f"{XHTML}head/{XHTML}style").text
-    assert '@bottom-center { content: "Page " counter(page) " of " counter(pages); }' in style
-    assert '@top-left { content: "Patient\\00003a Jane Doe"; }' in style
+    page_numbers = '"Page\\000020" counter(page) "\\000020of\\000020" counter(pages)'
+    assert f"@bottom-center {{ content: {page_numbers}; }}" in style
+    assert '@top-left { content: "Patient\\00003a\\000020Jane\\000020Doe"; }' in style
     assert "@top-right" in style
 
 

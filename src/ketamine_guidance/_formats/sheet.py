@@ -906,13 +906,14 @@ def _h(text: Rich) -> str:
 
 
 def _css_string(text: str) -> str:
-    """A CSS string that shows ``text``: everything but letters, digits and spaces as a
-    six-digit escape, so no text can end the string or the style sheet."""
+    """A CSS string that shows ``text``: everything but ASCII letters and digits as a
+    six-digit escape, so no text can end the string or the style sheet.  Spaces are
+    escaped too: CSS takes one space after an escape as part of the escape."""
     shown = visible(_SPACES.sub(" ", text))
     return (
         '"'
         + "".join(
-            ch if (ch.isascii() and ch.isalnum()) or ch == " " else f"\\{ord(ch):06x}"
+            ch if ch.isascii() and ch.isalnum() else f"\\{ord(ch):06x}"
             for ch in shown
         )
         + '"'
