@@ -1004,3 +1004,12 @@ def test_cli_sheet_bad_input_exits_2_with_one_line(extra: tuple[str, ...], messa
     assert err.count("\n") == 1
     assert err.startswith("ketamine-guidance: error: ")
     assert message in err
+
+
+def test_the_clock_change_sentence_in_german() -> None:
+    pytest.importorskip("babel")
+    ended = dt.datetime(2026, 3, 28, 20, 0, tzinfo=UTC)  # Sat 28 Mar, 21:00 CET
+    plan = plan_for(Session(ended, "Europe/Berlin"), small_ruleset())
+    sheet = _flat(render_sheet(plan, locale="de_DE"))
+    assert "Am So., 29. März 2026 wird die Uhr umgestellt." in sheet
+    assert "- Driving: Nicht vor So., 29. März 2026, 06:00 CEST." in sheet

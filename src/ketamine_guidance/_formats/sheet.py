@@ -258,9 +258,8 @@ def _abbreviation_offsets() -> dict[str, frozenset[dt.timedelta]]:
         for year in (2000, 2026):
             for month in (1, 7):
                 moment = dt.datetime(year, month, 15, 12, tzinfo=zone)
-                abbr, offset = moment.tzname(), moment.utcoffset()
-                if abbr is not None and offset is not None:
-                    found.setdefault(abbr, set()).add(offset)
+                offset = moment.utcoffset() or dt.timedelta(0)
+                found.setdefault(str(moment.tzname()), set()).add(offset)
     return {abbr: frozenset(offsets) for abbr, offsets in found.items()}
 
 
@@ -317,8 +316,7 @@ class _Clock:
         for literal, field, _spec, _conv in string.Formatter().parse(
             self.words.get(message, message)
         ):
-            if literal:
-                parts.append(literal)
+            parts.append(literal)
             if field is not None:
                 parts.append(values[field])
         return tuple(parts)
@@ -374,20 +372,12 @@ class _Clock:
 
             import babel.dates
 
-            try:
-                city = babel.dates.get_timezone_location(
-                    zoneinfo.ZoneInfo(zone),
-                    locale=self.babel_locale,  # type: ignore[arg-type]
-                    return_city=True,
-                )
-            except (
-                LookupError,
-                ValueError,
-                OSError,
-            ):  # pragma: no cover (Babel knows every tzdata id)
-                city = None
-            if city:
-                return str(city)
+            city = babel.dates.get_timezone_location(
+                zoneinfo.ZoneInfo(zone),
+                locale=self.babel_locale,  # type: ignore[arg-type]
+                return_city=True,
+            )
+            return str(city)
         return zone.rsplit("/", 1)[-1].replace("_", " ")
 
     def language_name(self, code: str) -> str:
