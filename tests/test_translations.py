@@ -41,7 +41,7 @@ def base_data(**changes: Any) -> dict[str, Any]:
     return data
 
 
-SPANISH = {
+SPANISH: dict[str, Any] = {
     "language": "es",
     "reviewed_by": "Dra. Gómez",
     "reviewed_on": "2026-10-01",
@@ -139,6 +139,12 @@ def test_bad_translations_are_problems_with_paths(translations: object, problem:
     assert any(p.startswith(problem) for p in problems), problems
 
 
+def test_a_ruleset_names_its_own_language() -> None:
+    assert Ruleset.from_dict(base_data(language="es")).language == "es"
+    assert Ruleset.from_dict(base_data()).language == "en"
+    assert "language" not in default_ruleset().to_dict()  # the default is not written
+
+
 def test_a_bad_language_is_a_problem() -> None:
     problems = [str(p) for p in validate_ruleset(base_data(language="English"))]
     assert problems == ["language: must be a language such as 'es' or 'pt_BR', not 'English'"]
@@ -225,14 +231,15 @@ def test_diff_names_each_changed_translation_text() -> None:
 
 
 def test_diff_shows_translated_lists() -> None:
-    old = Ruleset.from_dict(base_data(translations=[SPANISH]))
+    old = Ruleset.from_dict(base_data(translations=[SPANISH, {"language": "de"}]))
     advice = [{**SPANISH["advice"][0], "actions": ["A.", "B.", "C."]}]
-    new = Ruleset.from_dict(base_data(translations=[{**SPANISH, "advice": advice}]))
-    (line,) = diff_rulesets(old, new).lines()
-    assert line == (
+    draft = {"language": "de", "title": "Nachsorge"}
+    new = Ruleset.from_dict(base_data(translations=[{**SPANISH, "advice": advice}, draft]))
+    assert diff_rulesets(old, new).lines() == [
         "translation changed: es.advice.feeling_sick.actions: "
-        "['Acuéstese.', 'Cierre los ojos.', 'Sin ejercicio.'] -> ['A.', 'B.', 'C.']"
-    )
+        "['Acuéstese.', 'Cierre los ojos.', 'Sin ejercicio.'] -> ['A.', 'B.', 'C.']",
+        "translation changed: de.title: (none) -> 'Nachsorge'",
+    ]
 
 
 def test_cli_diff_and_validate_know_translations() -> None:
