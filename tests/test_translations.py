@@ -236,8 +236,10 @@ def test_diff_shows_translated_lists() -> None:
     draft = {"language": "de", "title": "Nachsorge"}
     new = Ruleset.from_dict(base_data(translations=[{**SPANISH, "advice": advice}, draft]))
     assert diff_rulesets(old, new).lines() == [
-        "translation changed: es.advice.feeling_sick.actions: "
-        "['Acuéstese.', 'Cierre los ojos.', 'Sin ejercicio.'] -> ['A.', 'B.', 'C.']",
+        (
+            "translation changed: es.advice.feeling_sick.actions: "
+            "['Acuéstese.', 'Cierre los ojos.', 'Sin ejercicio.'] -> ['A.', 'B.', 'C.']"
+        ),
         "translation changed: de.title: (none) -> 'Nachsorge'",
     ]
 
