@@ -439,6 +439,18 @@ def test_a_course_sheet_uses_the_courses_times() -> None:
     assert "- Walking: Not before Sat 28 Nov 2026, 18:30 EST." in sheet
 
 
+def test_a_course_sheet_lists_what_was_never_restricted_as_fine_already() -> None:
+    # The course's answer for water is "permitted since the first session ended", which is
+    # before this session ended: still fine already, never "take care until" a past time.
+    course = fixed_course()
+    water = next(e for e in course.timeline() if e.activity == "drinking_water")
+    assert water.permitted_from_utc < ENDED_AT  # type: ignore[operator]
+    sheet = render_sheet(course)
+    fine = _section(sheet, "Fine already", "Advice")
+    assert "- Drinking water\n" in fine
+    assert "Drinking water" not in _section(sheet, "Take care with", "Fine already")
+
+
 def test_now_before_the_courses_latest_session_ended() -> None:
     with pytest.raises(BeforeSessionEndError, match="before the session ended"):
         render_sheet(fixed_course(), now=ENDED_AT - dt.timedelta(hours=1))

@@ -588,7 +588,7 @@ class _Sheet:
             lift = entry.permitted_from_utc
             notes = (self.reason(entry.activity), *self.override_lines(entry.overrides))
             label = self.label(entry.activity)
-            if lift == ended:
+            if lift is not None and lift <= ended:  # a course's can be an earlier session's end
                 fine.append(_Item(label, (), notes))
             elif _restricts(entry):
                 head = c.rich(_NO_END) if lift is None else c.rich(_NOT_BEFORE, time=c.when(lift))
