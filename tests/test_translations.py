@@ -244,6 +244,24 @@ def test_diff_shows_translated_lists() -> None:
     ]
 
 
+def test_diff_flags_translations_whose_source_text_changed() -> None:
+    # A clinic rewords the driving reason but keeps the reviewed Spanish one: a reviewer
+    # must check that the translation still says the same thing.
+    old = Ruleset.from_dict(base_data(translations=[SPANISH]))
+    rules = base_data()["rules"]
+    rules[0] = {**rules[0], "reason": "Do not drive for a full day."}
+    new = Ruleset.from_dict(base_data(rules=rules, translations=[SPANISH]))
+    diff = diff_rulesets(old, new)
+    assert diff.translations_to_check == ("es.rules.driving.reason",)
+    assert diff.lines()[-1] == (
+        "translation to check: es.rules.driving.reason: the text it translates changed"
+    )
+    # Changing the translation in the same step is a change, not a text to check.
+    retranslated = {**SPANISH, "rules": [{"activity": "driving", "reason": "Un día entero."}]}
+    both = Ruleset.from_dict(base_data(rules=rules, translations=[retranslated]))
+    assert diff_rulesets(old, both).translations_to_check == ()
+
+
 def test_cli_diff_and_validate_know_translations() -> None:
     out, err = io.StringIO(), io.StringIO()
     assert main(["validate", str(SPANISH_CLINIC)], out=out, err=err) == 0

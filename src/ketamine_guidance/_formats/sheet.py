@@ -902,10 +902,7 @@ def _css_string(text: str) -> str:
     shown = visible(_SPACES.sub(" ", text))
     return (
         '"'
-        + "".join(
-            ch if ch.isascii() and ch.isalnum() else f"\\{ord(ch):06x}"
-            for ch in shown
-        )
+        + "".join(ch if ch.isascii() and ch.isalnum() else f"\\{ord(ch):06x}" for ch in shown)
         + '"'
     )
 

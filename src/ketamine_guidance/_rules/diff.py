@@ -83,6 +83,7 @@ class RulesetDiff:
     advice_removed: tuple[Advice, ...] = ()
     advice_changed: tuple[ItemChange, ...] = ()
     translations_changed: tuple[FieldChange, ...] = ()
+    translations_to_check: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -110,6 +111,10 @@ class RulesetDiff:
             *(f"advice added: {a.id}: {a.title}" for a in self.advice_added),
             *(f"advice changed: {i.key}: {c}" for i in self.advice_changed for c in i.changes),
             *(f"translation changed: {c}" for c in self.translations_changed),
+            *(
+                f"translation to check: {path}: the text it translates changed"
+                for path in self.translations_to_check
+            ),
         ]
 
     def __str__(self) -> str:
@@ -215,6 +220,23 @@ def _translations(old: Ruleset, new: Ruleset) -> tuple[FieldChange, ...]:
     return tuple(changes)
 
 
+def _stale(
+    new: Ruleset, rules: tuple[ItemChange, ...], advice: tuple[ItemChange, ...]
+) -> tuple[str, ...]:
+    """Translated texts of ``new`` whose own-language text changed while they did not:
+    a reviewed translation of the old wording may no longer say the same thing."""
+    changed = {
+        *(f"rules.{i.key}.{c.field}" for i in rules for c in i.changes),
+        *(f"advice.{i.key}.{c.field}" for i in advice for c in i.changes),
+    }
+    return tuple(
+        f"{tr.language}.{path}"
+        for tr in new.translations
+        for path in _translation_texts(tr)
+        if path in changed
+    )
+
+
 def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
     """The differences from ``old`` to ``new``: rules and advice added, removed and changed.
 
@@ -242,6 +264,7 @@ def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
     advice_added, advice_removed, advice_changed = _items(
         old.advice, new.advice, Advice, old_nd, new_nd
     )
+    translations_changed = _translations(old, new)
     return RulesetDiff(
         old=old,
         new=new,
@@ -252,5 +275,10 @@ def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
         advice_added=advice_added,
         advice_removed=advice_removed,
         advice_changed=advice_changed,
-        translations_changed=_translations(old, new),
+        translations_changed=translations_changed,
+        translations_to_check=tuple(
+            path
+            for path in _stale(new, rules_changed, advice_changed)
+            if path not in {c.field for c in translations_changed}
+        ),
     )
