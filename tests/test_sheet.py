@@ -320,6 +320,18 @@ def test_the_clinics_emergency_line_replaces_the_generic_one() -> None:
     assert "local emergency number" not in sheet
 
 
+def test_the_generic_emergency_line_is_shown_in_the_patients_language() -> None:
+    pytest.importorskip("babel")
+    sheet = _flat(render_sheet(fixed_plan(), locale="es"))
+    assert (
+        "En una emergencia: Si se siente muy mal o en peligro, llame ahora al número de "
+        "emergencias de su zona." in sheet
+    )
+    # A clinic's own emergency line is clinical text: only a reviewed translation changes it.
+    clinic = _flat(render_sheet(small_plan(emergency="Dial 112."), locale="es"))
+    assert "En una emergencia: Dial 112." in clinic
+
+
 def test_a_ruleset_without_an_emergency_line_gets_the_generic_one() -> None:
     assert small_ruleset().emergency is None
     sheet = render_sheet(small_plan())

@@ -543,10 +543,13 @@ class _Sheet:
             w.labelled(c.say(_CLINIC), t.ruleset_text("contact", rs.contact))
         else:
             w.write_in(c.say(_CLINIC_BLANK))
-        if rs.emergency is not None:
-            w.labelled(c.say(_EMERGENCY), t.ruleset_text("emergency", rs.emergency))
-        else:
+        # The generic line (the default ruleset's) is the sheet's own words too, so it is
+        # shown in the patient's language even where the ruleset has no translation of it.
+        translated = t.tr.emergency if t.tr is not None else None
+        if rs.emergency is None or (rs.emergency == _EMERGENCY_GENERIC and not translated):
             w.labelled(c.say(_EMERGENCY), c.say(_EMERGENCY_GENERIC))
+        else:
+            w.labelled(c.say(_EMERGENCY), t.ruleset_text("emergency", rs.emergency))
         w.end_section()
 
     def right_now(self, w: _Writer, now: dt.datetime) -> None:
