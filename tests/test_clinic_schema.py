@@ -278,7 +278,7 @@ def documented_keys() -> set[str]:
 def schema_keys() -> set[str]:
     schema = ruleset_schema()
     keys = set(schema["properties"])
-    for name in ("rule", "advice", "source"):
+    for name in ("rule", "advice", "source", "translation"):
         keys |= set(schema["$defs"][name]["properties"])
     for form in schema["$defs"]["window"]["oneOf"]:
         keys |= set(form.get("properties", {})) | set(form.get("enum", []))

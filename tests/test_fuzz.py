@@ -221,6 +221,7 @@ CALLS: dict[str, Callable[[dt.datetime], object]] = {
         "driving", status=kg.Status.NOT_PERMITTED, effective_from=ENDED, clinician="A", until=value
     ),
     "render_sheet.now": lambda value: kg.render_sheet(_plan(), now=value),
+    "render_sheet.printed_at": lambda value: kg.render_sheet(_plan(), printed_at=value),
     "to_fhir_careplan.at": lambda value: kg.to_fhir_careplan(
         _plan(), subject="Patient/1", at=value
     ),

@@ -30,6 +30,8 @@ def test_the_wheel_ships_the_package_data_and_the_typing_marker() -> None:
     names = set(zipfile.ZipFile(_built("*.whl")).namelist())
     for name in ("_rules/data/default.toml", "py.typed", "__init__.py", "_cli.py"):
         assert f"ketamine_guidance/{name}" in names
+    for language in ("de", "es", "fr"):  # the sheet's own words (read with Babel)
+        assert f"ketamine_guidance/locale/{language}/LC_MESSAGES/ketamine_guidance.po" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 

@@ -15,6 +15,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import pytz
 from dateutil import tz as dateutil_tz
@@ -30,6 +31,7 @@ from ketamine_guidance import (
     Override,
     OverrideError,
     Session,
+    SheetWarning,
     Status,
     UnknownActivityError,
     UnknownTimezoneError,
@@ -370,26 +372,34 @@ def test_an_override_reads_in_the_patients_words_not_iso_text() -> None:
 
 
 def test_the_sheet_does_not_show_the_rules_reason_as_the_answer_under_a_change() -> None:
-    plan = plan_for(Session(utc(2026, 11, 25, 23, 30), "America/New_York")).with_override(
+    ruleset = attrs.evolve(default_ruleset(), contact="Call the clinic on 555-0100.")
+    session = Session(utc(2026, 11, 25, 23, 30), "America/New_York")
+    plan = plan_for(session, ruleset).with_override(
         "recreational_drugs",
         status=PERMITTED,
         effective_from=utc(2026, 11, 26, 1),
         clinician="Dr. Ana Rivera",
         note="Prescribed cannabis oil, as agreed.",
     )
-    sheet = render_sheet(plan, format="markdown", now=utc(2026, 11, 26, 2))
-    right_now = sheet[sheet.index("## Right now") : sheet.index("## When")]
+    sheet = render_sheet(plan, now=utc(2026, 11, 26, 2))
+    right_now = sheet[sheet.index("Right now") : sheet.index("Not allowed yet")]
     assert "Taking recreational drugs" not in right_now  # allowed now, so not listed
-    timeline = sheet[sheet.index("## When") :]
-    assert "Usual advice: Street and party drugs" in timeline
-    assert "Changed by Dr. Ana Rivera: allowed from Wed 25 Nov 2026, 20:00 EST." in timeline
+    entry = sheet[sheet.index("- Taking recreational drugs") : sheet.index("- Driving: Not before")]
+    flat = " ".join(entry.split())
+    assert "Usual advice: Street and party drugs" in flat
+    assert "Changed by Dr. Ana Rivera: allowed from Wed 25 Nov 2026, 20:00 EST." in flat
+    assert flat.index("Changed by") > flat.index("Usual advice")
     limited = plan.with_override(
-        "regular_diet", status=CAUTION, effective_from=utc(2026, 11, 26, 1), clinician="Dr B"
+        "regular_diet",
+        status=CAUTION,
+        effective_from=utc(2026, 11, 26, 1),
+        clinician="Dr B",
+        until=utc(2026, 11, 26, 9, 0, 30),
     )
-    now = render_sheet(limited, format="markdown", now=utc(2026, 11, 26, 2))
-    careful = now[now.index("### Allowed, but take care") : now.index("## When")]
-    assert "Changed by Dr B." in careful
-    assert "Start with mild food" not in careful
+    text = " ".join(render_sheet(limited).split())
+    assert "Usual advice: Start with mild food" in text
+    # The end of the change is shown rounded up, never earlier than true.
+    assert "from Wed 25 Nov 2026, 20:00 EST until Thu 26 Nov 2026, 04:01 EST." in text
 
 
 def test_stored_overrides_of_unknown_activities_are_refused() -> None:
@@ -498,7 +508,8 @@ def test_caution_reads_take_care_until_and_never_lifting_says_no_end() -> None:
         "06:00 EST; after that permitted)"
     )
     assert (status, out.split(". ")[0]) == (0, expected)
-    sheet = render_sheet(plan_for(Session(utc(2026, 11, 25, 23, 30), "America/New_York")))
+    with pytest.warns(SheetWarning, match="no contact line"):
+        sheet = render_sheet(plan_for(Session(utc(2026, 11, 25, 23, 30), "America/New_York")))
     assert "No end is given." in sheet
     assert "clinician can lift" not in sheet
 

@@ -33,6 +33,7 @@ from ketamine_guidance._errors import (
     RulesetFileError,
     RulesetNotInEffectError,
     RulesetProblem,
+    SheetWarning,
     UnknownActivityError,
     UnknownSymptomError,
     UnknownTimezoneError,
@@ -53,6 +54,7 @@ from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import (
     Advice,
     AdviceCategory,
+    AdviceTranslation,
     DayAt,
     EndOfDay,
     Hours,
@@ -61,8 +63,10 @@ from ketamine_guidance._rules.model import (
     Never,
     NextDay,
     Rule,
+    RuleTranslation,
     Source,
     Status,
+    Translation,
     Window,
 )
 from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset, load_ruleset
@@ -86,6 +90,7 @@ __all__ = [
     "plan_for_course",
     # The patient's aftercare sheet
     "SheetFormat",
+    "SheetWarning",
     "render_sheet",
     # Rulesets
     "Advice",
@@ -93,6 +98,9 @@ __all__ = [
     "Rule",
     "Ruleset",
     "Source",
+    "Translation",
+    "RuleTranslation",
+    "AdviceTranslation",
     "default_ruleset",
     "load_ruleset",
     "validate_ruleset",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ketamine_guidance import __version__
+from ketamine_guidance._engine.course import CoursePlan, plan_for_course
 from ketamine_guidance._engine.diff import diff_rulesets
 from ketamine_guidance._engine.documents import decision_dict, plan_dict
 from ketamine_guidance._engine.plan import AftercarePlan, Decision, TimelineEntry, plan_for
@@ -72,13 +73,15 @@ def _instant(text: str) -> dt.datetime:
     return value
 
 
-def _add_session_options(parser: argparse.ArgumentParser) -> None:
+def _add_session_options(parser: argparse.ArgumentParser, *, course: bool = False) -> None:
     parser.add_argument(
         "--ended-at",
         required=True,
         type=_instant,
+        action="append" if course else "store",
         metavar="ISO8601",
-        help="when the session ended, with a UTC offset (2026-11-25T23:30:00Z)",
+        help="when the session ended, with a UTC offset (2026-11-25T23:30:00Z)"
+        + ("; repeat it for each session of a course" if course else ""),
     )
     parser.add_argument(
         "--timezone",
@@ -158,7 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
             "in the patient's local time, and the advice.  Save the HTML and print it."
         ),
     )
-    _add_session_options(sheet)
+    _add_session_options(sheet, course=True)
+    sheet.add_argument(
+        "--patient",
+        metavar="TEXT",
+        help="the patient's name or identifier, shown at the top of every page",
+    )
+    sheet.add_argument(
+        "--printed-at",
+        type=_instant,
+        metavar="ISO8601",
+        help="the printed-on time shown on every page, with a UTC offset (default: now)",
+    )
     sheet.add_argument(
         "--now",
         type=_instant,
@@ -171,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--locale",
         default="en",
         metavar="LOCALE",
-        help="how dates are written, such as de_DE (default: en; others need the i18n extra)",
+        help="the sheet's language and clock, such as en_US, es or de_DE "
+        "(default: en; all but en and en_US need the i18n extra)",
     )
 
     export = commands.add_parser(
@@ -241,14 +256,20 @@ def _ruleset(args: argparse.Namespace) -> Ruleset:
     return default_ruleset() if args.ruleset is None else load_ruleset(args.ruleset)
 
 
-def _plan(args: argparse.Namespace) -> AftercarePlan:
+def _timezone(args: argparse.Namespace) -> str:
+    """The patient's zone: required, never guessed from the session's UTC offset."""
     if args.timezone is None:
         msg = (
             f"{args.command} needs --timezone, the patient's IANA time zone "
             "(such as America/New_York)"
         )
         raise UsageError(msg)
-    session = Session(args.ended_at, args.timezone)
+    zone: str = args.timezone
+    return zone
+
+
+def _plan(args: argparse.Namespace) -> AftercarePlan:
+    session = Session(args.ended_at, _timezone(args))
     return plan_for(session, _ruleset(args))
 
 
@@ -333,8 +354,30 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_sheet(args: argparse.Namespace, out: TextIO) -> int:
-    text = render_sheet(_plan(args), format=args.format, now=args.now, locale=args.locale)
+    import warnings
+
+    from ketamine_guidance._errors import SheetWarning
+
+    zone = _timezone(args)
+    ruleset = _ruleset(args)
+    sessions = [Session(ended, zone) for ended in args.ended_at]
+    plan: AftercarePlan | CoursePlan = (
+        plan_for(sessions[0], ruleset) if len(sessions) == 1 else plan_for_course(sessions, ruleset)
+    )
+    printed_at = dt.datetime.now(dt.timezone.utc) if args.printed_at is None else args.printed_at
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SheetWarning)
+        text = render_sheet(
+            plan,
+            format=args.format,
+            now=args.now,
+            locale=args.locale,
+            patient=args.patient,
+            printed_at=printed_at,
+        )
     out.write(text)
+    for warning in caught:
+        args.err.write(f"{PROG}: warning: {warning.message}\n")
     return EXIT_OK
 
 

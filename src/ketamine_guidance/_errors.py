@@ -19,6 +19,7 @@ __all__ = [
     "RulesetFileError",
     "RulesetNotInEffectError",
     "RulesetProblem",
+    "SheetWarning",
     "UnknownActivityError",
     "UnknownSymptomError",
     "UnknownTimezoneError",
@@ -165,4 +166,14 @@ class RulesetNotInEffectError(GuidanceError, ValueError):
     """A ruleset was used for a session that ended before the ruleset's ``effective_from``.
 
     .. versionadded:: 0.1.0
+    """
+
+
+class SheetWarning(UserWarning):
+    """An aftercare sheet was made, but it lacks something a patient may need.
+
+    :func:`~ketamine_guidance.render_sheet` issues it when the ruleset has no ``contact``
+    line (the sheet then leaves a labelled blank line to write the clinic's number on).
+
+    .. versionadded:: 0.2.0
     """

@@ -28,6 +28,7 @@ from ketamine_guidance._rules.model import (
     Rule,
     Source,
     Status,
+    Translation,
     Window,
     describe_window,
 )
@@ -36,7 +37,7 @@ from ketamine_guidance._rules.ruleset import Ruleset
 __all__ = ["FieldChange", "ItemChange", "RulesetDiff", "diff_rulesets", "rule_mark"]
 
 T = TypeVar("T", Rule, Advice)
-_ITEM_FIELDS = ("rules", "advice")
+_ITEM_FIELDS = ("rules", "advice", "translations")
 #: The ruleset's own fields that a diff compares (its rules and advice are compared item by item).
 _RULESET_FIELDS = tuple(
     f.name for f in attrs.fields(Ruleset) if f.init and f.name not in _ITEM_FIELDS
@@ -108,6 +109,8 @@ class RulesetDiff:
     advice_added: tuple[Advice, ...] = ()
     advice_removed: tuple[Advice, ...] = ()
     advice_changed: tuple[ItemChange, ...] = ()
+    translations_changed: tuple[FieldChange, ...] = ()
+    translations_to_check: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -120,6 +123,7 @@ class RulesetDiff:
             or self.advice_added
             or self.advice_removed
             or self.advice_changed
+            or self.translations_changed
         )
 
     def lines(self) -> list[str]:
@@ -137,6 +141,11 @@ class RulesetDiff:
             *(f"advice removed: {a.id}: {a.title}" for a in self.advice_removed),
             *(f"advice added: {a.id}: {a.title}" for a in self.advice_added),
             *(f"advice changed: {i.key}: {c}" for i in self.advice_changed for c in i.changes),
+            *(f"translation changed: {c}" for c in self.translations_changed),
+            *(
+                f"translation to check: {path}: the text it translates changed"
+                for path in self.translations_to_check
+            ),
         ]
 
     def __str__(self) -> str:
@@ -322,6 +331,63 @@ def _items(
     return added, removed, tuple(changed)
 
 
+def _translation_texts(translation: Translation) -> dict[str, str]:
+    """A translation's texts by path (``rules.driving.reason``), as a reviewer reads them."""
+    texts: dict[str, str] = {}
+    for name in ("reviewed_by", "reviewed_on", "title", "contact", "emergency"):
+        value = getattr(translation, name)
+        if value is not None:
+            texts[name] = repr(value) if isinstance(value, str) else value.isoformat()
+    for rule in translation.rules:
+        for name in ("label", "reason"):
+            if getattr(rule, name) is not None:
+                texts[f"rules.{rule.activity}.{name}"] = repr(getattr(rule, name))
+    for item in translation.advice:
+        for name in ("title", "text", "actions", "examples"):
+            value = getattr(item, name)
+            if value:
+                texts[f"advice.{item.id}.{name}"] = _text(value, dt.time(0), name)
+    return texts
+
+
+def _translations(old: Ruleset, new: Ruleset) -> tuple[FieldChange, ...]:
+    """Each language added or removed, and each text changed, as ``es.rules.driving.label``."""
+    before = {t.language: t for t in old.translations}
+    after = {t.language: t for t in new.translations}
+    changes: list[FieldChange] = []
+    for language in dict.fromkeys([*before, *after]):
+        a, b = before.get(language), after.get(language)
+        if a is None or b is None:
+            present = b if a is None else a
+            state = "reviewed" if present is not None and present.reviewed else "not reviewed"
+            old_text, new_text = ("(none)", state) if a is None else (state, "(none)")
+            changes.append(FieldChange(language, a, b, old_text, new_text))
+            continue
+        a_texts, b_texts = _translation_texts(a), _translation_texts(b)
+        for path in dict.fromkeys([*a_texts, *b_texts]):
+            a_text, b_text = a_texts.get(path, "(none)"), b_texts.get(path, "(none)")
+            if a_text != b_text:
+                changes.append(FieldChange(f"{language}.{path}", a, b, a_text, b_text))
+    return tuple(changes)
+
+
+def _stale(
+    new: Ruleset, rules: tuple[ItemChange, ...], advice: tuple[ItemChange, ...]
+) -> tuple[str, ...]:
+    """Translated texts of ``new`` whose own-language text changed while they did not:
+    a reviewed translation of the old wording may no longer say the same thing."""
+    changed = {
+        *(f"rules.{i.key}.{c.field}" for i in rules for c in i.changes),
+        *(f"advice.{i.key}.{c.field}" for i in advice for c in i.changes),
+    }
+    return tuple(
+        f"{tr.language}.{path}"
+        for tr in new.translations
+        for path in _translation_texts(tr)
+        if path in changed
+    )
+
+
 def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
     """The differences from ``old`` to ``new``: rules and advice added, removed and changed.
 
@@ -350,6 +416,7 @@ def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
     advice_added, advice_removed, advice_changed = _items(
         old.advice, new.advice, Advice, old_nd, new_nd
     )
+    translations_changed = _translations(old, new)
     return RulesetDiff(
         old=old,
         new=new,
@@ -360,4 +427,10 @@ def diff_rulesets(old: Ruleset, new: Ruleset) -> RulesetDiff:
         advice_added=advice_added,
         advice_removed=advice_removed,
         advice_changed=advice_changed,
+        translations_changed=translations_changed,
+        translations_to_check=tuple(
+            path
+            for path in _stale(new, rules_changed, advice_changed)
+            if path not in {c.field for c in translations_changed}
+        ),
     )

@@ -1,197 +1,197 @@
 """The patient's aftercare sheet: plain text, Markdown, or one printable HTML page.
 
-The sheet is built once as a small document (:class:`_Sheet`) and then written out
-by one renderer per format.  Every text that comes from a ruleset or a caller is
-escaped for the output format (HTML) or kept from changing its structure (Markdown:
-whitespace collapsed and markup characters backslash-escaped).
+The sheet is read by a patient the evening after a session, so it is ordered by what
+matters most: whom to call first, then what is not allowed yet (in the order it
+lifts), what needs care, what is fine already, the advice, and the sources.  One
+composer fixes that order; one writer per format writes it out, escaping every text
+that comes from a ruleset or a caller for its medium (``escape.py``).
+
+The sheet's own words are gettext messages (``catalog.py``); the ruleset's texts come
+from the ruleset, or from its clinician-reviewed translation into the patient's
+language where it has one.
 """
 
 from __future__ import annotations
 
 import abc
 import datetime as dt
-import html
+import functools
 import re
+import string
 import textwrap
-from collections.abc import Callable
-from typing import Literal
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Literal, TypeAlias
 
 from attrs import frozen
 
-from ketamine_guidance._engine.plan import AftercarePlan, Override, TimelineEntry
-from ketamine_guidance._engine.session import ensure_aware
-from ketamine_guidance._errors import BeforeSessionEndError, GuidanceError
-from ketamine_guidance._formats.text import format_local
-from ketamine_guidance._rules.model import Advice, AdviceCategory, Status
+from ketamine_guidance._engine.course import CoursePlan
+from ketamine_guidance._engine.plan import AftercarePlan, Decision, Override, TimelineEntry
+from ketamine_guidance._engine.session import Session, ensure_aware
+from ketamine_guidance._errors import BeforeSessionEndError, GuidanceError, SheetWarning
+from ketamine_guidance._formats.catalog import LANGUAGES, N_, catalogue
+from ketamine_guidance._formats.escape import html_text, markdown
+from ketamine_guidance._formats.text import (
+    format_date,
+    format_local,
+    format_offset,
+    round_up_to_minute,
+)
+from ketamine_guidance._rules.model import Advice, AdviceCategory, Rule, Status, Translation
+from ketamine_guidance._rules.ruleset import Ruleset
+from ketamine_guidance._text import visible
 
 __all__ = ["SheetFormat", "render_sheet"]
 
 SheetFormat = Literal["text", "markdown", "html"]
 _FORMATS: tuple[SheetFormat, ...] = ("text", "markdown", "html")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
+_UTC = dt.timezone.utc
 
-# The sheet's own words (the ruleset supplies everything else).
-_ENDED = "Your session ended"
-_RIGHT_NOW = "Right now"
-_NOT_YET = "Not allowed"
-_CAREFUL = "Allowed, but take care"
-_NOTHING_NOW = "Nothing on this sheet is limited right now."
-_TIMELINE = "When you can do each thing again"
-_ADVICE = "Advice"
-_ACTIONS = "What you can do:"
-_EXAMPLES = "For example:"
-_CONTACT = "Questions or worries? Contact your clinic:"
-_SOURCES = "Sources"
+# The sheet's own words: each is a gettext message (catalog.py).
+
+_PATIENT = N_("Patient: {patient}")
+_PRINTED = N_("Printed on {time}")
+_ENDED = N_("Your session ended: {time}")
+_COURSE = N_("This sheet is for session {number} of {count} in your course.")
+_COURSE_TIMES = N_("The times below count every session so far.")
+_ZONE_PLACE = N_("All times on this sheet are {place} time.")
+_ZONE_OFFSET = N_("All times on this sheet are in {offset}.")
+_CLOCKS = N_("The clocks change on {date}. The times on this sheet already allow for it.")
+_UNTRANSLATED = N_(
+    "Some texts on this sheet are in {language}. No translation of them has been "
+    "checked by a clinician yet."
+)
+_HELP = N_("When to get help")
+_CLINIC = N_("Your clinic:")
+_CLINIC_BLANK = N_("Your clinic's phone number:")
+_EMERGENCY = N_("In an emergency:")
+_EMERGENCY_GENERIC = N_("If you feel very unwell or unsafe, call your local emergency number now.")
+_RIGHT_NOW = N_("Right now: {time}")
+_NOW_NOT_UNTIL = N_("Not allowed until {time}.")
+_NOW_NOT_EVER = N_("Not allowed. There is no end date.")
+_NOW_CARE_UNTIL = N_("Take care until {time}.")
+_NOW_CARE_EVER = N_("Take care. There is no end date.")
+_NOTHING_NOW = N_("Nothing on this sheet is limited right now.")
+_NOT_YET = N_("Not allowed yet")
+_NOT_BEFORE = N_("Not before {time}.")
+_NO_END = N_("No end is given.")
+_CAREFUL = N_("Take care with")
+_CARE_UNTIL = N_("Take care until {time}; after that it is allowed.")
+_CARE_NO_END = N_("Take care. There is no end date.")
+_FINE = N_("Fine already")
+_CHANGED = N_("Changed by {clinician}: {status} from {time}.")
+_CHANGED_UNTIL = N_("Changed by {clinician}: {status} from {time} until {until}.")
+_USUAL = N_("Usual advice: {reason}")
+_ADVICE = N_("Advice")
+_ACTIONS = N_("What you can do:")
+_EXAMPLES = N_("For example:")
+_SOURCES = N_("Sources")
+_RULESET = N_("This sheet follows “{title}” ({id}, version {version}).")
+_REVIEWED = N_("Reviewed by {name} on {date}.")
+_REVIEWED_BY = N_("Reviewed by {name}.")
+_CITED = N_("{title}: {sections}.")
+_PAGE = N_("Page {page} of {pages}")
 _STATUS_WORDS = {
-    Status.PERMITTED: "allowed",
-    Status.PERMITTED_WITH_CAUTION: "allowed with care",
-    Status.NOT_PERMITTED: "not allowed",
+    Status.PERMITTED: N_("allowed"),
+    Status.PERMITTED_WITH_CAUTION: N_("allowed with care"),
+    Status.NOT_PERMITTED: N_("not allowed"),
 }
+_CATEGORY_TITLES = {
+    AdviceCategory.AFTER_EFFECTS: N_("After-effects"),
+    AdviceCategory.INTEGRATION: N_("Integration"),
+    AdviceCategory.INTERPRETATION: N_("Interpreting your experience"),
+    AdviceCategory.CONTINUING_CARE: N_("Continuing care"),
+    AdviceCategory.LIFESTYLE: N_("Lifestyle"),
+    AdviceCategory.EXPECTATIONS: N_("What to expect"),
+}
+_BLANK = "_" * 28
 
 
-# The document
+# The document's pieces
 
 
 @frozen
 class _Moment:
     text: str  # for the reader: "Thu 26 Nov 2026, 06:00 EST"
-    iso: str  # for machines (HTML <time datetime>)
+    iso: str  # for machines (HTML <time datetime>): the exact instant
+
+
+Part: TypeAlias = "str | _Moment"
+Rich: TypeAlias = "tuple[Part, ...]"
 
 
 @frozen
 class _Item:
-    """One line of a list: a bold label, what it says, then notes below it."""
+    """One entry of a list: a bold label, what it says, then notes below it."""
 
     label: str
-    lead: str
-    moment: _Moment | None
-    after: str
-    notes: tuple[str, ...]
+    head: Rich
+    notes: tuple[Rich, ...]
 
 
-@frozen
-class _RightNow:
-    at: _Moment
-    not_permitted: tuple[_Item, ...]
-    caution: tuple[_Item, ...]
-
-
-@frozen
-class _Group:
-    title: str
-    items: tuple[Advice, ...]
-    contact: str | None
-
-
-@frozen
-class _Sheet:
-    title: str
-    ended: _Moment
-    zone: str | None
-    right_now: _RightNow | None
-    timeline: tuple[_Item, ...]
-    groups: tuple[_Group, ...]
-    ruleset_line: str
-    sources: tuple[tuple[str, tuple[str, ...]], ...]  # (title, its sections)
-
-
-def render_sheet(
-    plan: AftercarePlan,
+def render_sheet(  # noqa: PLR0913  (the options after * are keyword-only, each named at the call)
+    plan: AftercarePlan | CoursePlan,
     *,
     format: SheetFormat = "text",  # noqa: A002  (the public keyword the issue names)
     now: dt.datetime | None = None,
-    locale: str = "en",
+    locale: str | None = None,
+    patient: str | None = None,
+    printed_at: dt.datetime | None = None,
 ) -> str:
     """The patient's aftercare sheet for ``plan``, as text, Markdown or a printable HTML page.
 
-    In order: the title; when the session ended (local time and the zone's
-    abbreviation); what is limited right now (only when ``now`` is given); when each
-    restriction lifts, with its reason and any clinician's change; the advice by
-    category, with the clinic's contact line under the after-effects; the sources.
+    ``plan`` is an :class:`~ketamine_guidance.AftercarePlan`, or a
+    :class:`~ketamine_guidance.CoursePlan`: then the sheet is for the course's latest
+    session, says which session of the course it is, and its times are the course's
+    (the most restrictive answer of every session).
 
-    ``locale`` sets how dates and times are written.  ``"en"`` (the default) uses the
-    library's own English form (``Thu 26 Nov 2026, 06:00 EST``) and needs nothing else;
-    any other locale (``"de"``, ``"en_GB"``) uses Babel, from the extra
-    ``ketamine-guidance[i18n]``.  The texts themselves come from the ruleset.
+    In order: the title, ``patient`` and ``printed_at`` (when given), when the session
+    ended and the zone in words; **when to get help** (the clinic's ``contact``, or a
+    labelled blank line to write its number on, and the emergency line); what is
+    limited **right now** (only with ``now``); what is **not allowed yet**, in the order
+    it lifts; what to **take care with**; what is **fine already**; the **advice** by
+    category; the **sources**.  Each reason appears once.
 
-    >>> import datetime as dt
-    >>> from ketamine_guidance import Session, plan_for, render_sheet
+    ``locale`` (None: ``"en"``) sets the language of the sheet's own words, the clock and
+    the HTML ``lang``.  ``"en"`` writes ``Thu 26 Nov 2026, 06:00 EST`` and ``"en_US"``
+    ``Thu Nov 26, 2026, 6:00 AM EST``, both with nothing else installed; other locales
+    (``"en_GB"``, ``"es"``, ``"de_DE"``, ``"fr"``) need Babel, the extra
+    ``ketamine-guidance[i18n]``.  The ruleset's texts are shown in the patient's
+    language only from a translation a clinician has reviewed; otherwise they stay in
+    the ruleset's language, and the sheet says so.
+
+    Issues :class:`~ketamine_guidance.SheetWarning` when the ruleset has no contact line.
+
+    >>> import datetime as dt, attrs
+    >>> from ketamine_guidance import Session, default_ruleset, plan_for, render_sheet
+    >>> ruleset = attrs.evolve(default_ruleset(), contact="Call 555-0100.")
     >>> ended = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc)
-    >>> plan = plan_for(Session(ended, "America/New_York"))
-    >>> print(render_sheet(plan).splitlines()[3])
-    Your session ended: Wed 25 Nov 2026, 18:30 EST (America/New_York)
+    >>> plan = plan_for(Session(ended, "America/New_York"), ruleset)
+    >>> print(render_sheet(plan, locale="en_US").splitlines()[3])
+    Your session ended: Wed Nov 25, 2026, 6:30 PM EST
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Help first and restrictions before what is allowed; course plans; ``patient``,
+       ``printed_at``; the sheet's own words in German, French and Spanish; reviewed
+       ruleset translations; the clock follows the locale (``locale`` defaults to None).
     """
-    if not isinstance(plan, AftercarePlan):
-        msg = f"plan must be an AftercarePlan, not {type(plan).__name__}"
+    if isinstance(plan, CoursePlan):
+        session, number, count = plan.sessions[-1], len(plan.sessions), len(plan.sessions)
+    elif isinstance(plan, AftercarePlan):
+        session, number, count = plan.session, 0, 1
+    else:
+        msg = f"plan must be an AftercarePlan or a CoursePlan, not {type(plan).__name__}"
         raise TypeError(msg)
     if format not in _FORMATS:
         msg = f"unknown sheet format {format!r} (known: {', '.join(_FORMATS)})"
         raise GuidanceError(msg)
-    formatter, lang = _time_formatter(locale)
-    sheet = _build(plan, now, formatter)
-    writer: _Writer
-    if format == "text":
-        writer = _TextWriter()
-    elif format == "markdown":
-        writer = _MarkdownWriter()
-    else:
-        writer = _HtmlWriter(sheet.title, lang)
-    _compose(sheet, writer)
-    return writer.finish()
-
-
-# Dates and times
-
-
-def _time_formatter(locale: object) -> tuple[Callable[[dt.datetime], str], str]:
-    """A function that writes a local time for ``locale``, and the HTML language tag."""
-    if not isinstance(locale, str) or not _LOCALE.fullmatch(locale):
-        msg = f"locale must be a locale name such as 'en' or 'de_DE', not {locale!r}"
+    if patient is not None and (not isinstance(patient, str) or not patient.strip()):
+        msg = f"patient must be a name or identifier line, not {patient!r}"
         raise GuidanceError(msg)
-    if locale == "en":
-        return format_local, "en"
-    try:
-        import babel
-        import babel.dates
-    except ImportError:
-        msg = (
-            f"locale {locale!r} needs Babel: install 'ketamine-guidance[i18n]' "
-            "(the default locale 'en' needs nothing)"
-        )
-        raise GuidanceError(msg) from None
-    try:
-        parsed = babel.Locale.parse(locale.replace("-", "_"))
-    except (ValueError, babel.UnknownLocaleError):
-        msg = f"unknown locale {locale!r}"
-        raise GuidanceError(msg) from None
-
-    def babel_local(moment: dt.datetime) -> str:
-        # tzinfo is passed on purpose: without it Babel would convert to the
-        # machine's own zone.
-        tz = moment.tzinfo
-        day = babel.dates.format_skeleton("yMMMEd", moment, tzinfo=tz, locale=parsed)
-        time = babel.dates.format_time(moment, "short", tzinfo=tz, locale=parsed)
-        return f"{day}, {time} {moment.tzname() or moment.strftime('UTC%z')}"
-
-    return babel_local, locale.replace("_", "-")
-
-
-# Building the document
-
-
-def _build(
-    plan: AftercarePlan, now: dt.datetime | None, fmt: Callable[[dt.datetime], str]
-) -> _Sheet:
-    session, ruleset = plan.session, plan.ruleset
-    tz = session.timezone
-
-    def moment(instant: dt.datetime) -> _Moment:
-        local = instant.astimezone(tz)
-        return _Moment(fmt(local), local.isoformat())
-
-    right_now = None
+    if printed_at is not None:
+        printed_at = ensure_aware(printed_at, "printed_at")
     if now is not None:
         now = ensure_aware(now, "now")
         if now < session.ended_at_utc:
@@ -200,127 +200,502 @@ def _build(
                 f"({session.ended_at_local.isoformat()})"
             )
             raise BeforeSessionEndError(msg)
-        decisions = plan.decisions_at(now)
-        by_status: dict[Status, list[_Item]] = {s: [] for s in Status}
-        for d in decisions:
-            # Under a clinician's change, the rule's own reason no longer applies.
-            if d.override is None:
-                notes = [ruleset.rule(d.activity).reason]
-            else:
-                notes = [_override_note(d.override)]
-            by_status[d.status].append(_Item(d.label, "", None, "", tuple(notes)))
-        right_now = _RightNow(
-            moment(now),
-            tuple(by_status[Status.NOT_PERMITTED]),
-            tuple(by_status[Status.PERMITTED_WITH_CAUTION]),
+    clock = _Clock.for_locale("en" if locale is None else locale, session.timezone)
+    sheet = _Sheet(plan, session, clock, number, count)
+    if plan.ruleset.contact is None:
+        warnings.warn(
+            SheetWarning(
+                f"ruleset {plan.ruleset.id!r} has no contact line: the sheet leaves a blank "
+                "line to write the clinic's phone number on"
+            ),
+            stacklevel=2,
+        )
+    writer: _Writer
+    if format == "text":
+        writer = _TextWriter()
+    elif format == "markdown":
+        writer = _MarkdownWriter()
+    else:
+        page = clock.say(_PAGE, page="\0page", pages="\0pages")
+        running = (
+            clock.say(_PATIENT, patient=patient) if patient else "",
+            clock.say(_PRINTED, time=clock.when(printed_at).text) if printed_at else "",
+        )
+        writer = _HtmlWriter(sheet.title, clock.lang, page, running)
+    sheet.compose(writer, now=now, patient=patient, printed_at=printed_at)
+    return writer.finish()
+
+
+# Dates, times and the sheet's own words in the patient's locale
+
+
+def _babel_locale(locale: str) -> object:
+    try:
+        import babel
+    except ImportError:
+        msg = (
+            f"locale {locale!r} needs Babel: install 'ketamine-guidance[i18n]' "
+            "(the locales 'en' and 'en_US' need nothing)"
+        )
+        raise GuidanceError(msg) from None
+    try:
+        return babel.Locale.parse(locale.replace("-", "_"))
+    except (ValueError, babel.UnknownLocaleError):
+        msg = f"unknown locale {locale!r}"
+        raise GuidanceError(msg) from None
+
+
+@functools.cache
+def _abbreviation_offsets() -> dict[str, frozenset[dt.timedelta]]:
+    """Every zone abbreviation in the tz database, with the UTC offsets it stands for.
+
+    Sampled in January and July of two years, which is enough to find the names that
+    several zones use for different offsets (IST: India, Ireland, Israel; CST: ...).
+    """
+    import zoneinfo
+
+    found: dict[str, set[dt.timedelta]] = {}
+    for name in zoneinfo.available_timezones():
+        zone = zoneinfo.ZoneInfo(name)
+        for year in (2000, 2026):
+            for month in (1, 7):
+                moment = dt.datetime(year, month, 15, 12, tzinfo=zone)
+                offset = moment.utcoffset() or dt.timedelta(0)
+                found.setdefault(str(moment.tzname()), set()).add(offset)
+    return {abbr: frozenset(offsets) for abbr, offsets in found.items()}
+
+
+_NUMERIC = re.compile(r"[+-]\d{2,4}|UTC[+-].*|GMT[+-].*")
+
+
+def _needs_offset(abbr: str | None) -> bool:
+    """Whether an abbreviation alone could be misread: numeric ("-03"), or one that
+    the tz database uses for more than one UTC offset ("IST", "CST")."""
+    if abbr is None or _NUMERIC.fullmatch(abbr):
+        return True
+    return len(_abbreviation_offsets().get(abbr, ())) > 1
+
+
+@frozen
+class _Clock:
+    """How the patient's locale writes times, and the sheet's own words in its language."""
+
+    lang: str  # the HTML lang tag: "en", "de-DE"
+    language: str  # the language alone: "en", "de"
+    tz: dt.tzinfo
+    words: dict[str, str]  # message id -> text (empty: English)
+    babel_locale: object | None  # None: the library's own English forms
+    us: bool
+
+    @classmethod
+    def for_locale(cls, locale: object, tz: dt.tzinfo) -> _Clock:
+        if not isinstance(locale, str) or not _LOCALE.fullmatch(locale):
+            msg = f"locale must be a locale name such as 'en' or 'de_DE', not {locale!r}"
+            raise GuidanceError(msg)
+        lang = locale.replace("_", "-")
+        if locale in ("en", "en_US", "en-US"):
+            return cls(lang, "en", tz, {}, None, us=locale != "en")
+        parsed = _babel_locale(locale)
+        language = str(getattr(parsed, "language", "en"))
+        if language == "en":
+            return cls(lang, "en", tz, {}, parsed, us=False)
+        if language not in LANGUAGES:
+            msg = (
+                f"the sheet has no {language!r} translation of its own words "
+                f"(it has: en, {', '.join(LANGUAGES)})"
+            )
+            raise GuidanceError(msg)
+        return cls(lang, language, tz, dict(catalogue(language)), parsed, us=False)
+
+    def say(self, message: str, **values: object) -> str:
+        """``message`` in the patient's language, with ``values`` filled in."""
+        return self.words.get(message, message).format(**values)
+
+    def rich(self, message: str, **values: str | _Moment) -> Rich:
+        """``message`` in the patient's language, split around its values (times stay
+        times, for HTML's ``<time>``)."""
+        parts: list[Part] = []
+        for literal, field, _spec, _conv in string.Formatter().parse(
+            self.words.get(message, message)
+        ):
+            parts.append(literal)
+            if field is not None:
+                parts.append(values[field])
+        return tuple(parts)
+
+    def when(self, instant: dt.datetime) -> _Moment:
+        """An instant as the patient reads it: local date, time, abbreviation, and the
+        UTC offset where the abbreviation alone could be misread.  Never earlier than
+        the instant (a time part-way through a minute shows the next minute)."""
+        local = round_up_to_minute(instant.astimezone(self.tz))
+        offset = local.utcoffset() or dt.timedelta(0)
+        abbr = local.tzname()
+        if self.babel_locale is None:
+            text = format_local(local, us=self.us)
+        else:
+            import babel.dates
+
+            day = babel.dates.format_skeleton(
+                "yMMMEd",
+                local,
+                tzinfo=self.tz,
+                locale=self.babel_locale,  # type: ignore[arg-type]
+            )
+            time = babel.dates.format_time(
+                local,
+                "short",
+                tzinfo=self.tz,
+                locale=self.babel_locale,  # type: ignore[arg-type]
+            )
+            text = f"{day}, {time} {abbr or format_offset(offset)}"
+        if abbr is not None and abbr != format_offset(offset) and _needs_offset(abbr):
+            text += f" ({format_offset(offset)})"
+        return _Moment(text, instant.astimezone(self.tz).isoformat())
+
+    def day(self, instant: dt.datetime) -> str:
+        local = instant.astimezone(self.tz)
+        if self.babel_locale is None:
+            return format_date(local, us=self.us)
+        import babel.dates
+
+        return babel.dates.format_skeleton(
+            "yMMMEd",
+            local,
+            tzinfo=self.tz,
+            locale=self.babel_locale,  # type: ignore[arg-type]
         )
 
-    def override_line(ov: Override) -> str:
-        start = fmt(max(ov.effective_from_utc, session.ended_at_utc).astimezone(tz))
-        until = "" if ov.until_utc is None else f" until {fmt(ov.until_utc.astimezone(tz))}"
-        note = f" {ov.note}" if ov.note else ""
-        return f"Changed by {ov.clinician}: {_STATUS_WORDS[ov.status]} from {start}{until}.{note}"
+    def place(self, zone: str | None) -> str | None:
+        """The zone in words ("New York"), never its raw id; None for UTC and fixed offsets."""
+        if zone is None or zone in ("UTC", "GMT") or zone.startswith(("Etc/", "UTC", "GMT")):
+            return None
+        if self.babel_locale is not None:
+            import zoneinfo
 
-    timeline = tuple(
-        _timeline_item(e, session.ended_at_utc, moment, override_line) for e in plan.timeline()
+            import babel.dates
+
+            city = babel.dates.get_timezone_location(
+                zoneinfo.ZoneInfo(zone),
+                locale=self.babel_locale,  # type: ignore[arg-type]
+                return_city=True,
+            )
+            return str(city)
+        return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+    def language_name(self, code: str) -> str:
+        """A language's name in the patient's language ("inglés"), or its code."""
+        if self.babel_locale is None:
+            names = {"en": "English", "es": "Spanish", "de": "German", "fr": "French"}
+            return names.get(code.split("_", maxsplit=1)[0], code)
+        import babel
+
+        try:
+            name = babel.Locale.parse(code).get_display_name(self.babel_locale)  # type: ignore[arg-type]
+        except (ValueError, babel.UnknownLocaleError):
+            name = None
+        return name or code
+
+
+# The ruleset's texts, from a reviewed translation where there is one
+
+
+class _Texts:
+    """The ruleset's texts for the patient: the reviewed translation into their
+    language where it gives one, the ruleset's own otherwise (and then ``fallback``)."""
+
+    def __init__(self, ruleset: Ruleset, language: str, lang_tag: str) -> None:
+        self.differs = language != ruleset.language.split("_")[0]
+        self.tr: Translation | None = None
+        self.fallback = False
+        if self.differs:
+            tr = ruleset.translation(lang_tag.replace("-", "_")) or ruleset.translation(language)
+            self.tr = tr if tr is not None and tr.reviewed else None
+
+    def pick(self, translated: str | None, own: str) -> str:
+        if translated:
+            return translated
+        if self.differs:
+            self.fallback = True
+        return own
+
+    def ruleset_text(self, name: str, own: str) -> str:
+        return self.pick(getattr(self.tr, name, None) if self.tr else None, own)
+
+    def rule(self, rule: Rule, name: str) -> str:
+        found = None
+        if self.tr is not None:
+            found = next((r for r in self.tr.rules if r.activity == rule.activity), None)
+        return self.pick(getattr(found, name, None) if found else None, getattr(rule, name))
+
+    def advice(self, advice: Advice, name: str) -> str:
+        return self.pick(getattr(self._advice(advice), name, None), getattr(advice, name))
+
+    def advice_list(self, advice: Advice, name: str) -> tuple[str, ...]:
+        own: tuple[str, ...] = getattr(advice, name)
+        found = self._advice(advice)
+        given: tuple[str, ...] = getattr(found, name) if found is not None else ()
+        if len(given) == len(own) and given:
+            return given
+        return tuple(self.pick(None, text) for text in own)
+
+    def _advice(self, advice: Advice) -> object | None:
+        if self.tr is None:
+            return None
+        return next((a for a in self.tr.advice if a.id == advice.id), None)
+
+
+# Building the sheet
+
+
+def _clock_change(
+    tz: dt.tzinfo, start: dt.datetime, instants: Iterable[dt.datetime]
+) -> dt.datetime | None:
+    """The first instant after ``start`` at which the zone's UTC offset changes, if that
+    happens before the last of ``instants``; found by halving, to the second."""
+    before = start.astimezone(tz).utcoffset()
+    changed = [i for i in instants if i.astimezone(tz).utcoffset() != before]
+    if not changed:
+        return None
+    low, high = start, min(changed)
+    while high - low > dt.timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def _restricts(entry: TimelineEntry) -> bool:
+    """Whether the activity is ever NOT_PERMITTED before it is permitted for good."""
+    return entry.status_until_lift is Status.NOT_PERMITTED or any(
+        o.status is Status.NOT_PERMITTED for o in entry.overrides
     )
 
-    groups: list[_Group] = []
-    for category in AdviceCategory:
-        items = plan.advice(category)
-        contact = ruleset.contact if category is AdviceCategory.AFTER_EFFECTS else None
-        if items or contact:
-            groups.append(_Group(category.title, items, contact))
 
-    sources: dict[str, dict[str, None]] = {}
-    for source in [r.source for r in ruleset.rules] + [a.source for a in ruleset.advice]:
-        sources.setdefault(source.title, {}).setdefault(source.section)
-    ruleset_line = (
-        f"This sheet follows the ruleset “{ruleset.title}” "
-        f"({ruleset.id}, version {ruleset.version})"
-    )
-    if ruleset.reviewed_by:
-        reviewed_on = f" on {ruleset.reviewed_on.isoformat()}" if ruleset.reviewed_on else ""
-        ruleset_line += f", reviewed by {ruleset.reviewed_by}{reviewed_on}"
-    return _Sheet(
-        title=ruleset.title,
-        ended=moment(session.ended_at_utc),
-        zone=session.zone_name,
-        right_now=right_now,
-        timeline=timeline,
-        groups=tuple(groups),
-        ruleset_line=ruleset_line + ".",
-        sources=tuple((f"“{title}”", tuple(sections)) for title, sections in sources.items()),
-    )
+class _Sheet:
+    def __init__(
+        self,
+        plan: AftercarePlan | CoursePlan,
+        session: Session,
+        clock: _Clock,
+        number: int,
+        count: int,
+    ) -> None:
+        self.plan, self.session, self.clock = plan, session, clock
+        self.ruleset = plan.ruleset
+        self.number, self.count = number, count
+        self.texts = _Texts(self.ruleset, clock.language, clock.lang)
+        self.title = self.texts.ruleset_text("title", self.ruleset.title)
+        self.timeline = plan.timeline()
 
+    # The parts, in order
 
-def _override_note(ov: Override) -> str:
-    return f"Changed by {ov.clinician}." + (f" {ov.note}" if ov.note else "")
+    def compose(
+        self,
+        w: _Writer,
+        *,
+        now: dt.datetime | None,
+        patient: str | None,
+        printed_at: dt.datetime | None,
+    ) -> None:
+        c, ended = self.clock, self.session.ended_at_utc
+        # Collect the body first: the note on untranslated texts belongs in the header.
+        body = _Recorder()
+        self.help(body)
+        if now is not None:
+            self.right_now(body, now)
+        self.lists(body)
+        self.advice(body)
+        footer = _Recorder()
+        self.sources(footer)
 
+        w.heading(1, (self.title,))
+        if patient is not None:
+            w.paragraph(c.rich(_PATIENT, patient=patient), css="running")
+        if printed_at is not None:
+            w.paragraph(c.rich(_PRINTED, time=c.when(printed_at)), css="running")
+        w.paragraph(c.rich(_ENDED, time=c.when(ended)))
+        if self.number:
+            course = c.rich(_COURSE, number=str(self.number), count=str(self.count))
+            w.paragraph((*course, " ", *c.rich(_COURSE_TIMES)))
+        place = c.place(self.session.zone_name)
+        if place is not None:
+            w.paragraph(c.rich(_ZONE_PLACE, place=place))
+        else:
+            offset = ended.astimezone(self.session.timezone).utcoffset() or dt.timedelta(0)
+            w.paragraph(c.rich(_ZONE_OFFSET, offset=format_offset(offset)))
+        lifts = [e.permitted_from_utc for e in self.timeline if e.permitted_from_utc is not None]
+        change = _clock_change(self.session.timezone, ended, lifts)
+        if change is not None:
+            w.paragraph(c.rich(_CLOCKS, date=c.day(change)))
+        if self.texts.fallback:
+            language = c.language_name(self.ruleset.language)
+            w.paragraph(c.rich(_UNTRANSLATED, language=language), css="note")
+        w.start_main()
+        body.replay(w)
+        w.start_footer()
+        footer.replay(w)
 
-def _timeline_item(
-    entry: TimelineEntry,
-    ended_utc: dt.datetime,
-    moment: Callable[[dt.datetime], _Moment],
-    override_line: Callable[[Override], str],
-) -> _Item:
-    # Under a clinician's change the rule's reason is the usual advice, not the answer.
-    reason = f"Usual advice: {entry.reason}" if entry.overrides else entry.reason
-    notes = (reason, *(override_line(o) for o in entry.overrides))
-    if entry.permitted_from is None:
-        return _Item(entry.label, "No end is given.", None, "", notes)
-    when = moment(entry.permitted_from)
-    if entry.permitted_from_utc == ended_utc:
-        return _Item(entry.label, "from ", when, ", when your session ended.", notes)
-    if entry.status_until_lift is Status.PERMITTED_WITH_CAUTION:
-        return _Item(entry.label, "take care until ", when, "; after that allowed.", notes)
-    return _Item(entry.label, "from ", when, ". Not allowed before then.", notes)
-
-
-# Writing the document out: one composer fixes the order, one writer per format
-
-
-def _compose(sheet: _Sheet, w: _Writer) -> None:
-    w.heading(1, sheet.title)
-    w.moment_line(f"{_ENDED}: ", sheet.ended, sheet.zone)
-    if sheet.right_now is not None:
-        rn = sheet.right_now
-        w.section("right-now")
-        w.heading(2, f"{_RIGHT_NOW}: ", rn.at)
-        for heading, items in ((_NOT_YET, rn.not_permitted), (_CAREFUL, rn.caution)):
-            if items:
-                w.heading(3, heading)
-                w.items(items)
-        if not (rn.not_permitted or rn.caution):
-            w.paragraph(_NOTHING_NOW)
+    def help(self, w: _Writer) -> None:
+        c, t, rs = self.clock, self.texts, self.ruleset
+        w.section("help", css="help")
+        w.heading(2, c.rich(_HELP))
+        if rs.contact is not None:
+            w.labelled(c.say(_CLINIC), t.ruleset_text("contact", rs.contact))
+        else:
+            w.write_in(c.say(_CLINIC_BLANK))
+        # The generic line (the default ruleset's) is the sheet's own words too, so it is
+        # shown in the patient's language even where the ruleset has no translation of it.
+        translated = t.tr.emergency if t.tr is not None else None
+        if rs.emergency is None or (rs.emergency == _EMERGENCY_GENERIC and not translated):
+            w.labelled(c.say(_EMERGENCY), c.say(_EMERGENCY_GENERIC))
+        else:
+            w.labelled(c.say(_EMERGENCY), t.ruleset_text("emergency", rs.emergency))
         w.end_section()
-    w.section("timeline")
-    w.heading(2, _TIMELINE)
-    w.items(sheet.timeline)
-    w.end_section()
-    if sheet.groups:
+
+    def right_now(self, w: _Writer, now: dt.datetime) -> None:
+        c = self.clock
+        decisions = self.plan.decisions_at(now)
+        not_yet: list[_Item] = []
+        careful: list[_Item] = []
+        for d in sorted(decisions, key=_decision_order):
+            label = self.label(d.activity)
+            lift = d.permitted_from_utc
+            if d.status is Status.NOT_PERMITTED:
+                head = (
+                    c.rich(_NOW_NOT_EVER)
+                    if lift is None
+                    else c.rich(_NOW_NOT_UNTIL, time=c.when(lift))
+                )
+                not_yet.append(_Item(label, head, ()))
+            elif d.status is Status.PERMITTED_WITH_CAUTION:
+                head = (
+                    c.rich(_NOW_CARE_EVER)
+                    if lift is None
+                    else c.rich(_NOW_CARE_UNTIL, time=c.when(lift))
+                )
+                careful.append(_Item(label, head, ()))
+        w.section("right-now")
+        w.heading(2, c.rich(_RIGHT_NOW, time=c.when(now)))
+        if not_yet or careful:
+            w.items((*not_yet, *careful))
+        else:
+            w.paragraph(c.rich(_NOTHING_NOW))
+        w.end_section()
+
+    def lists(self, w: _Writer) -> None:
+        c, ended = self.clock, self.session.ended_at_utc
+        not_yet: list[_Item] = []
+        careful: list[_Item] = []
+        fine: list[_Item] = []
+        for entry in self.timeline:  # already in lift order, never-lifting last
+            lift = entry.permitted_from_utc
+            # Under a clinician's change the rule's own reason is the usual advice, not
+            # the answer: it is labelled so, below the change that now applies.
+            reason = self.reason(entry.activity)
+            if entry.overrides:
+                reason = c.rich(_USUAL, reason="".join(p for p in reason if isinstance(p, str)))
+            notes = (reason, *self.override_lines(entry.overrides))
+            label = self.label(entry.activity)
+            if lift is not None and lift <= ended:  # a course's can be an earlier session's end
+                fine.append(_Item(label, (), notes))
+            elif _restricts(entry):
+                head = c.rich(_NO_END) if lift is None else c.rich(_NOT_BEFORE, time=c.when(lift))
+                not_yet.append(_Item(label, head, notes))
+            else:
+                head = (
+                    c.rich(_CARE_NO_END) if lift is None else c.rich(_CARE_UNTIL, time=c.when(lift))
+                )
+                careful.append(_Item(label, head, notes))
+        for ident, title, items in (
+            ("not-allowed", _NOT_YET, not_yet),
+            ("take-care", _CAREFUL, careful),
+            ("fine", _FINE, fine),
+        ):
+            if items:
+                w.section(ident, css="keep")
+                w.heading(2, c.rich(title))
+                w.items(tuple(items))
+                w.end_section()
+
+    def advice(self, w: _Writer) -> None:
+        c, t = self.clock, self.texts
+        groups = [(cat, self.plan_advice(cat)) for cat in AdviceCategory]
+        groups = [(cat, items) for cat, items in groups if items]
+        if not groups:
+            return
         w.section("advice")
-        w.heading(2, _ADVICE)
-        for group in sheet.groups:
+        w.heading(2, c.rich(_ADVICE))
+        for category, items in groups:
             w.section(None)
-            w.heading(3, group.title)
-            for advice in group.items:
+            w.heading(3, c.rich(_CATEGORY_TITLES[category]))
+            for advice in items:
                 w.section(f"advice-{advice.id}", css="advice")
-                w.heading(4, advice.title)
-                w.paragraph(advice.text)
-                for heading, entries in ((_ACTIONS, advice.actions), (_EXAMPLES, advice.examples)):
+                w.heading(4, (t.advice(advice, "title"),))
+                w.paragraph((t.advice(advice, "text"),))
+                for heading, name in ((_ACTIONS, "actions"), (_EXAMPLES, "examples")):
+                    entries = t.advice_list(advice, name)
                     if entries:
-                        w.paragraph(heading)
+                        w.paragraph(c.rich(heading))
                         w.bullets(entries)
                 w.end_section()
-            if group.contact:
-                w.contact(_CONTACT, group.contact)
             w.end_section()
         w.end_section()
-    w.footer()
-    w.heading(2, _SOURCES)
-    w.paragraph(sheet.ruleset_line)
-    w.sources(sheet.sources)
+
+    def sources(self, w: _Writer) -> None:
+        c, rs = self.clock, self.ruleset
+        w.heading(2, c.rich(_SOURCES))
+        line = c.rich(_RULESET, title=rs.title, id=rs.id, version=rs.version)
+        if rs.reviewed_by and rs.reviewed_on:
+            line += (" ", *c.rich(_REVIEWED, name=rs.reviewed_by, date=rs.reviewed_on.isoformat()))
+        elif rs.reviewed_by:
+            line += (" ", *c.rich(_REVIEWED_BY, name=rs.reviewed_by))
+        w.paragraph(line)
+        cited: dict[str, dict[str, None]] = {}
+        for source in [r.source for r in rs.rules] + [a.source for a in rs.advice]:
+            cited.setdefault(source.title, {}).setdefault(source.section)
+        w.bullets(
+            tuple(
+                c.say(_CITED, title=f"“{title}”", sections="; ".join(sections))
+                for title, sections in cited.items()
+            )
+        )
+
+    # Helpers
+
+    def plan_advice(self, category: AdviceCategory) -> tuple[Advice, ...]:
+        return tuple(a for a in self.ruleset.advice if a.category is category)
+
+    def label(self, activity: str) -> str:
+        return self.texts.rule(self.ruleset.rule(activity), "label")
+
+    def reason(self, activity: str) -> Rich:
+        return (self.texts.rule(self.ruleset.rule(activity), "reason"),)
+
+    def override_lines(self, overrides: tuple[Override, ...]) -> tuple[Rich, ...]:
+        c, ended = self.clock, self.session.ended_at_utc
+        lines: list[Rich] = []
+        for ov in overrides:
+            start = c.when(max(ov.effective_from_utc, ended))
+            status = c.say(_STATUS_WORDS[ov.status])
+            if ov.until_utc is None:
+                line = c.rich(_CHANGED, clinician=ov.clinician, status=status, time=start)
+            else:
+                until = c.when(ov.until_utc)
+                line = c.rich(
+                    _CHANGED_UNTIL, clinician=ov.clinician, status=status, time=start, until=until
+                )
+            lines.append(line + ((" ", ov.note) if ov.note else ()))
+        return tuple(lines)
+
+
+def _decision_order(d: Decision) -> tuple[bool, dt.datetime]:
+    lift = d.permitted_from_utc
+    return (lift is None, lift or dt.datetime.max.replace(tzinfo=_UTC))
+
+
+# Writing the document out: one writer per format
 
 
 class _Writer(abc.ABC):
@@ -330,16 +705,20 @@ class _Writer(abc.ABC):
         self.out: list[str] = []
 
     @abc.abstractmethod
-    def heading(self, level: int, text: str, moment: _Moment | None = None) -> None:
-        """A heading of ``level`` 1 to 4, optionally ending with a time."""
+    def heading(self, level: int, text: Rich) -> None:
+        """A heading of ``level`` 1 to 4."""
 
     @abc.abstractmethod
-    def moment_line(self, lead: str, moment: _Moment, zone: str | None) -> None:
-        """The line that says when the session ended (it closes the header)."""
-
-    @abc.abstractmethod
-    def paragraph(self, text: str) -> None:
+    def paragraph(self, text: Rich, css: str | None = None) -> None:
         """A paragraph."""
+
+    @abc.abstractmethod
+    def labelled(self, label: str, text: str) -> None:
+        """A line set apart: a bold label and its text (the clinic, the emergency line)."""
+
+    @abc.abstractmethod
+    def write_in(self, label: str) -> None:
+        """A labelled blank line to write on (HTML: a ruled line)."""
 
     @abc.abstractmethod
     def items(self, items: tuple[_Item, ...]) -> None:
@@ -349,25 +728,56 @@ class _Writer(abc.ABC):
     def bullets(self, texts: tuple[str, ...]) -> None:
         """A plain bulleted list."""
 
-    @abc.abstractmethod
-    def contact(self, lead: str, text: str) -> None:
-        """The clinic's contact line, set apart."""
-
-    @abc.abstractmethod
-    def sources(self, sources: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
-        """The documents cited, each with its sections."""
-
     def section(self, ident: str | None, css: str | None = None) -> None:  # noqa: B027 (a hook)
         """Start a section (only HTML marks sections)."""
 
     def end_section(self) -> None:  # noqa: B027 (a hook: only HTML marks sections)
         """End the section last started."""
 
-    def footer(self) -> None:  # noqa: B027 (a hook: only HTML marks the footer)
+    def start_main(self) -> None:  # noqa: B027 (a hook: only HTML marks the main part)
+        """End the header and start the main part."""
+
+    def start_footer(self) -> None:  # noqa: B027 (a hook: only HTML marks the footer)
         """Start the closing part of the sheet."""
 
     def finish(self) -> str:
         return "\n".join(self.out) + "\n"
+
+
+class _Recorder(_Writer):
+    """Records writer calls, to be replayed into the real writer later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Callable[[_Writer], None]] = []
+
+    def heading(self, level: int, text: Rich) -> None:
+        self.calls.append(lambda w: w.heading(level, text))
+
+    def paragraph(self, text: Rich, css: str | None = None) -> None:
+        self.calls.append(lambda w: w.paragraph(text, css))
+
+    def labelled(self, label: str, text: str) -> None:
+        self.calls.append(lambda w: w.labelled(label, text))
+
+    def write_in(self, label: str) -> None:
+        self.calls.append(lambda w: w.write_in(label))
+
+    def items(self, items: tuple[_Item, ...]) -> None:
+        self.calls.append(lambda w: w.items(items))
+
+    def bullets(self, texts: tuple[str, ...]) -> None:
+        self.calls.append(lambda w: w.bullets(texts))
+
+    def section(self, ident: str | None, css: str | None = None) -> None:
+        self.calls.append(lambda w: w.section(ident, css))
+
+    def end_section(self) -> None:
+        self.calls.append(lambda w: w.end_section())
+
+    def replay(self, writer: _Writer) -> None:
+        for call in self.calls:
+            call(writer)
 
 
 def _clean(text: str) -> str:
@@ -375,9 +785,14 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def _plain(text: Rich) -> str:
+    return _clean("".join(p if isinstance(p, str) else p.text for p in text))
+
+
 # Plain text
 
 _WIDTH = 78
+_KEEP = "\ue000"  # a private-use character: neither textwrap nor _clean splits at it
 _UNDERLINES = {1: "=", 2: "-", 3: "~"}
 
 
@@ -387,64 +802,61 @@ class _TextWriter(_Writer):
         self.indent = ""
 
     def wrap(self, text: str, first: str = "", rest: str = "") -> None:
-        self.out += textwrap.wrap(
-            _clean(text),
+        lines = textwrap.wrap(
+            visible(_clean(text)),
             _WIDTH,
             initial_indent=self.indent + first,
             subsequent_indent=self.indent + rest,
             break_long_words=False,
             break_on_hyphens=False,
         )
+        self.out += [line.replace(_KEEP, " ") for line in lines]
 
-    def heading(self, level: int, text: str, moment: _Moment | None = None) -> None:
-        line = _clean(text + ("" if moment is None else moment.text))
-        if self.out:
+    def rich(self, text: Rich) -> str:
+        """A time's words held together on one line (wrap never breaks at _KEEP)."""
+        return "".join(p if isinstance(p, str) else p.text.replace(" ", _KEEP) for p in text)
+
+    def heading(self, level: int, text: Rich) -> None:
+        line = visible(_plain(text))
+        if self.out and self.out[-1]:
             self.out.append("")
         self.indent = "  " if level == 4 else ""
         if level == 4:
             self.out.append(line)
         else:
             self.out += [line, _UNDERLINES[level] * len(line)]
+            if level < 3:
+                self.out.append("")
 
-    def moment_line(self, lead: str, moment: _Moment, zone: str | None) -> None:
-        self.out.append("")
-        self.wrap(lead + moment.text + (f" ({zone})" if zone else ""))
+    def paragraph(self, text: Rich, css: str | None = None) -> None:  # noqa: ARG002
+        self.wrap(self.rich(text))
 
-    def paragraph(self, text: str) -> None:
-        self.wrap(text)
+    def labelled(self, label: str, text: str) -> None:
+        self.wrap(f"{label} {text}")
+
+    def write_in(self, label: str) -> None:
+        self.wrap(f"{label} {_BLANK}")
 
     def items(self, items: tuple[_Item, ...]) -> None:
         for item in items:
-            when = "" if item.moment is None else item.moment.text
-            head = f"{item.label}: {item.lead}{when}{item.after}" if item.lead else item.label
-            self.wrap(head, "  - ", "    ")
+            head = f"{item.label}: {self.rich(item.head)}" if item.head else item.label
+            self.wrap(head, "- ", "  ")
             for note in item.notes:
-                self.wrap(note, "    ", "    ")
+                self.wrap(self.rich(note), "  ", "  ")
 
     def bullets(self, texts: tuple[str, ...]) -> None:
         for text in texts:
-            self.wrap(text, "  - ", "    ")
+            self.wrap(text, "- ", "  ")
 
-    def contact(self, lead: str, text: str) -> None:
+    def start_footer(self) -> None:
         self.indent = ""
-        self.out.append("")
-        self.wrap(f"{lead} {text}")
-
-    def sources(self, sources: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
-        for title, sections in sources:
-            self.wrap(f"{title}, sections:", "  - ", "    ")
-            for section in sections:
-                self.wrap(section, "      - ", "        ")
 
 
 # Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!&])")
 
-
-def _md(text: str) -> str:
-    """Ruleset or caller text, safe to place in Markdown: no markup, no raw HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", _clean(text))
+def _md(text: Rich | str) -> str:
+    return markdown(_clean(text if isinstance(text, str) else _plain(text)))
 
 
 class _MarkdownWriter(_Writer):
@@ -453,22 +865,22 @@ class _MarkdownWriter(_Writer):
             self.out.append("")
         self.out += lines
 
-    def heading(self, level: int, text: str, moment: _Moment | None = None) -> None:
-        when = "" if moment is None else _md(moment.text)
-        self.block(f"{'#' * level} {_md(text)}{' ' if moment else ''}{when}")
+    def heading(self, level: int, text: Rich) -> None:
+        self.block(f"{'#' * level} {_md(text)}")
 
-    def moment_line(self, lead: str, moment: _Moment, zone: str | None) -> None:
-        self.block(f"{_md(lead)} **{_md(moment.text)}**" + (f" ({_md(zone)})" if zone else ""))
-
-    def paragraph(self, text: str) -> None:
+    def paragraph(self, text: Rich, css: str | None = None) -> None:  # noqa: ARG002
         self.block(_md(text))
+
+    def labelled(self, label: str, text: str) -> None:
+        self.block(f"**{_md(label)}** {_md(text)}")
+
+    def write_in(self, label: str) -> None:
+        self.block(f"**{_md(label)}** {_md(_BLANK)}")
 
     def items(self, items: tuple[_Item, ...]) -> None:
         entries: list[str] = []
         for item in items:
-            when = "" if item.moment is None else _md(item.moment.text)
-            # lead and after are the sheet's own words, free of Markdown characters
-            rest = f": {item.lead}{when}{item.after}" if item.lead else ""
+            rest = f": {_md(item.head)}" if item.head else ""
             lines = [f"- **{_md(item.label)}**{rest}", *(f"  {_md(n)}" for n in item.notes)]
             entries.append("\\\n".join(lines))  # a backslash keeps each note on its own line
         self.block(*entries)
@@ -476,25 +888,51 @@ class _MarkdownWriter(_Writer):
     def bullets(self, texts: tuple[str, ...]) -> None:
         self.block(*(f"- {_md(t)}" for t in texts))
 
-    def contact(self, lead: str, text: str) -> None:
-        self.block(f"**{_md(lead)}** {_md(text)}")
-
-    def sources(self, sources: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
-        lines: list[str] = []
-        for title, sections in sources:
-            lines += [f"- {_md(title)}, sections:", *(f"  - {_md(s)}" for s in sections)]
-        self.block(*lines)
-
 
 # HTML
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def _e(text: str) -> str:
-    return html.escape(_clean(text), quote=True)
+    return html_text(_clean(text))
 
 
-def _time(m: _Moment) -> str:
-    return f'<time datetime="{_e(m.iso)}">{_e(m.text)}</time>'
+def _h(text: Rich) -> str:
+    """Rich text as HTML: each time a ``<time>`` element with the exact instant."""
+    parts = [
+        html_text(_SPACES.sub(" ", p))
+        if isinstance(p, str)
+        else f'<time datetime="{_e(p.iso)}">{_e(p.text)}</time>'
+        for p in text
+    ]
+    return "".join(parts).strip()
+
+
+def _css_string(text: str) -> str:
+    """A CSS string that shows ``text``: everything but ASCII letters and digits as a
+    six-digit escape, so no text can end the string or the style sheet.  Spaces are
+    escaped too: CSS takes one space after an escape as part of the escape."""
+    shown = visible(_SPACES.sub(" ", text))
+    return (
+        '"'
+        + "".join(ch if ch.isascii() and ch.isalnum() else f"\\{ord(ch):06x}" for ch in shown)
+        + '"'
+    )
+
+
+def _page_content(message: str) -> str:
+    """``Page {page} of {pages}`` (translated) as CSS ``content`` with the page counters."""
+    pieces: list[str] = []
+    for chunk in re.split(r"(\0pages|\0page)", message):
+        if chunk == "\0page":
+            pieces.append("counter(page)")
+        elif chunk == "\0pages":
+            pieces.append("counter(pages)")
+        elif chunk:
+            pieces.append(_css_string(chunk))
+    return " ".join(pieces)
 
 
 _STYLE = """
@@ -502,29 +940,44 @@ _STYLE = """
 body { font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
        color: #111; background: #fff; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; }
 h1 { font-size: 1.7rem; margin: 0 0 0.5rem; }
-h2 { font-size: 1.3rem; margin: 2rem 0 0.5rem; border-bottom: 2px solid #444; }
-h3 { font-size: 1.15rem; margin: 1.5rem 0 0.25rem; }
+h2 { font-size: 1.3rem; margin: 1.5rem 0 0.5rem; border-bottom: 2px solid #444; }
+h3 { font-size: 1.15rem; margin: 1.25rem 0 0.25rem; }
 h4 { font-size: 1rem; margin: 1rem 0 0.25rem; }
 ul { padding-left: 1.25rem; margin: 0.25rem 0; }
 li { margin: 0.35rem 0; }
 p { margin: 0.25rem 0; }
 li p { margin: 0.1rem 0; }
 .note { color: #333; }
-.contact { font-weight: bold; border: 2px solid #444; padding: 0.5rem 0.75rem; margin-top: 1rem; }
+.help { border: 3px solid #111; padding: 0.25rem 0.75rem 0.5rem; }
+.help h2 { margin-top: 0.5rem; }
+.blank { display: inline-block; min-width: 16em; border-bottom: 1px solid #111; }
 footer { font-size: 0.9rem; color: #333; }
 @media print {
-  @page { margin: 16mm 15mm; }
   body { font-size: 11pt; max-width: none; margin: 0; padding: 0; }
+  .running { display: none; }
+  .blank { min-width: 22em; height: 1.4em; vertical-align: bottom; }
   h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
   li { margin: 0.2rem 0; }
-  li, .advice, .contact, footer { break-inside: avoid; page-break-inside: avoid; }
+  .keep, .help, li, .advice { break-inside: avoid; page-break-inside: avoid; }
 }
 """.strip()
 
 
 class _HtmlWriter(_Writer):
-    def __init__(self, title: str, lang: str) -> None:
+    def __init__(self, title: str, lang: str, page: str, running: tuple[str, str]) -> None:
         super().__init__()
+        patient, printed = running
+        margins = [f"@bottom-center {{ content: {_page_content(page)}; }}"]
+        if patient:
+            margins.append(f"@top-left {{ content: {_css_string(patient)}; }}")
+        if printed:
+            margins.append(f"@top-right {{ content: {_css_string(printed)}; }}")
+        small = "{ font: 9pt sans-serif; }"
+        page_rule = (
+            "@page { margin: 18mm 15mm;\n  "
+            + "\n  ".join(margins)
+            + f"\n}}\n@page {{ @top-left {small} @top-right {small} @bottom-center {small} }}"
+        )
         self.out += [
             "<!DOCTYPE html>",
             f'<html lang="{_e(lang)}">',
@@ -532,49 +985,35 @@ class _HtmlWriter(_Writer):
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_e(title)}</title>",
-            f"<style>\n{_STYLE}\n</style>",
+            f"<style>\n{_STYLE}\n{page_rule}\n</style>",
             "</head>",
             "<body>",
             "<header>",
         ]
 
-    def heading(self, level: int, text: str, moment: _Moment | None = None) -> None:
-        when = "" if moment is None else _time(moment)
-        self.out.append(f"<h{level}>{_e(text)}{' ' if moment else ''}{when}</h{level}>")
+    def heading(self, level: int, text: Rich) -> None:
+        self.out.append(f"<h{level}>{_h(text)}</h{level}>")
 
-    def moment_line(self, lead: str, moment: _Moment, zone: str | None) -> None:
-        zone_text = f" ({_e(zone)})" if zone else ""
-        self.out += [
-            f"<p>{_e(lead)} <strong>{_time(moment)}</strong>{zone_text}</p>",
-            "</header>",
-            "<main>",
-        ]
+    def paragraph(self, text: Rich, css: str | None = None) -> None:
+        attrs = f' class="{_e(css)}"' if css else ""
+        self.out.append(f"<p{attrs}>{_h(text)}</p>")
 
-    def paragraph(self, text: str) -> None:
-        self.out.append(f"<p>{_e(text)}</p>")
+    def labelled(self, label: str, text: str) -> None:
+        self.out.append(f"<p><strong>{_e(label)}</strong> {_e(text)}</p>")
+
+    def write_in(self, label: str) -> None:
+        self.out.append(f'<p><strong>{_e(label)}</strong> <span class="blank"></span></p>')
 
     def items(self, items: tuple[_Item, ...]) -> None:
         self.out.append("<ul>")
         for item in items:
-            when = "" if item.moment is None else _time(item.moment)
-            # lead and after are the sheet's own words
-            rest = f": {item.lead}{when}{item.after}" if item.lead else ""
-            notes = "".join(f'<p class="note">{_e(n)}</p>' for n in item.notes)
+            rest = f": {_h(item.head)}" if item.head else ""
+            notes = "".join(f'<p class="note">{_h(n)}</p>' for n in item.notes)
             self.out.append(f"<li><p><strong>{_e(item.label)}</strong>{rest}</p>{notes}</li>")
         self.out.append("</ul>")
 
     def bullets(self, texts: tuple[str, ...]) -> None:
         self.out += ["<ul>", *(f"<li>{_e(t)}</li>" for t in texts), "</ul>"]
-
-    def contact(self, lead: str, text: str) -> None:
-        self.out.append(f'<p class="contact">{_e(lead)} {_e(text)}</p>')
-
-    def sources(self, sources: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
-        self.out.append("<ul>")
-        for title, sections in sources:
-            inner = "".join(f"<li>{_e(s)}</li>" for s in sections)
-            self.out.append(f"<li>{_e(title)}, sections:<ul>{inner}</ul></li>")
-        self.out.append("</ul>")
 
     def section(self, ident: str | None, css: str | None = None) -> None:
         attrs = (f' id="{_e(ident)}"' if ident else "") + (f' class="{_e(css)}"' if css else "")
@@ -583,7 +1022,10 @@ class _HtmlWriter(_Writer):
     def end_section(self) -> None:
         self.out.append("</section>")
 
-    def footer(self) -> None:
+    def start_main(self) -> None:
+        self.out += ["</header>", "<main>"]
+
+    def start_footer(self) -> None:
         self.out += ["</main>", "<footer>"]
 
     def finish(self) -> str:

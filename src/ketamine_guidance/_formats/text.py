@@ -6,6 +6,11 @@ up to the minute: nothing is shown earlier than true.
 
 from __future__ import annotations
 
-from ketamine_guidance._engine.words import format_local, round_up_to_minute
+from ketamine_guidance._engine.words import (
+    format_date,
+    format_local,
+    format_offset,
+    round_up_to_minute,
+)
 
-__all__ = ["format_local", "round_up_to_minute"]
+__all__ = ["format_date", "format_local", "format_offset", "round_up_to_minute"]

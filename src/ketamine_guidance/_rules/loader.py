@@ -23,6 +23,7 @@ from ketamine_guidance._rules.model import (
     DEFAULT_NEXT_DAY_BEGINS,
     Advice,
     AdviceCategory,
+    AdviceTranslation,
     DayAt,
     EndOfDay,
     Hours,
@@ -31,8 +32,10 @@ from ketamine_guidance._rules.model import (
     Never,
     NextDay,
     Rule,
+    RuleTranslation,
     Source,
     Status,
+    Translation,
     Window,
 )
 
@@ -75,6 +78,7 @@ MAX_EXTENDS_DEPTH = 8  # a chain of bases deeper than this is a mistake, not a d
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits: \d takes any script's
 _ID = re.compile(r"[a-z][a-z0-9_]*")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")  # "es", "pt_BR": the sheet's locale form
 _SIMPLE_WINDOWS: dict[str, Window] = {
     "immediately": Immediately(),
     "next_day": NextDay(),
@@ -307,6 +311,85 @@ class _Reader:
             raise self.fail(_join(path, "symptoms"), "only after_effects advice may list symptoms")
         return Advice(**fields)
 
+    # Translations
+
+    def language(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
+            raise self.fail(path, f"must be a language such as 'es' or 'pt_BR', not {value!r}")
+        return value
+
+    def rule_translation(self, value: object, path: str) -> RuleTranslation:
+        parsers = {"activity": self.ident, "label": self.text, "reason": self.text}
+        defaults = {"label": None, "reason": None}
+        return RuleTranslation(
+            **self.table(value, path, parsers, required=("activity",), defaults=defaults)
+        )
+
+    def advice_translation(self, value: object, path: str) -> AdviceTranslation:
+        parsers = {
+            "id": self.ident,
+            "title": self.text,
+            "text": self.text,
+            "actions": self.texts,
+            "examples": self.texts,
+        }
+        defaults = {"title": None, "text": None, "actions": _NO_TEXTS, "examples": _NO_TEXTS}
+        return AdviceTranslation(
+            **self.table(value, path, parsers, required=("id",), defaults=defaults)
+        )
+
+    def translation(self, value: object, path: str) -> Translation:
+        parsers: dict[str, Callable[[object, str], object]] = {
+            "language": self.language,
+            "reviewed_by": self.text,
+            "reviewed_on": self.date,
+            "title": self.text,
+            "contact": self.text,
+            "emergency": self.text,
+            "rules": self.rule_translations,
+            "advice": self.advice_translations,
+        }
+        defaults: dict[str, object] = {k: None for k in parsers if k not in ("rules", "advice")}
+        defaults.update(rules=(), advice=())
+        return Translation(
+            **self.table(value, path, parsers, required=("language",), defaults=defaults)
+        )
+
+    def rule_translations(self, value: object, path: str) -> tuple[RuleTranslation, ...]:
+        return self.unique(value, path, self.rule_translation, "activity")
+
+    def advice_translations(self, value: object, path: str) -> tuple[AdviceTranslation, ...]:
+        return self.unique(value, path, self.advice_translation, "id")
+
+    def translations(self, value: object, path: str) -> tuple[Translation, ...]:
+        return self.unique(value, path, self.translation, "language")
+
+    def check_translations(self, fields: Fields) -> None:
+        """Each translation names only rules and advice the ruleset has, and translates
+        every action and example of an item when it translates any."""
+        rules = {r.activity for r in fields["rules"] or ()}
+        advice = {a.id: a for a in fields["advice"] or ()}
+        translations: tuple[Translation, ...] = fields["translations"] or ()
+        for i, tr in enumerate(translations):
+            where = f"translations[{i}]"
+            if tr.language == fields["language"]:
+                self.fail(f"{where}.language", f"{tr.language!r} is the ruleset's own language")
+            for j, rt in enumerate(tr.rules):
+                if rt.activity not in rules:
+                    self.fail(f"{where}.rules[{j}].activity", f"no rule for {rt.activity!r}")
+            for j, at in enumerate(tr.advice):
+                item = advice.get(at.id)
+                if item is None:
+                    self.fail(f"{where}.advice[{j}].id", f"no advice item {at.id!r}")
+                    continue
+                for key in ("actions", "examples"):
+                    given, own = getattr(at, key), getattr(item, key)
+                    if given and len(given) != len(own):
+                        self.fail(
+                            f"{where}.advice[{j}].{key}",
+                            f"has {len(given)} texts; the item has {len(own)}",
+                        )
+
     def unique(
         self, value: object, path: str, parse: Callable[[object, str], T], key: str
     ) -> tuple[T, ...]:
@@ -405,6 +488,9 @@ class _Reader:
             "next_day_begins": self.hhmm,
             "advice": self.advice_items,
             "contact": self.text,
+            "emergency": self.text,
+            "language": self.language,
+            "translations": self.translations,
             "reviewed_by": self.text,
             "reviewed_on": self.date,
             "effective_from": self.date,
@@ -418,6 +504,9 @@ class _Reader:
             "next_day_begins": None,
             "advice": (),
             "contact": None,
+            "emergency": None,
+            "language": None,
+            "translations": (),
             "reviewed_by": None,
             "reviewed_on": None,
             "effective_from": None,
@@ -442,15 +531,21 @@ class _Reader:
                     self.fail(_join(path, key), "only a ruleset that extends another may remove")
             if fields["next_day_begins"] is None:
                 fields["next_day_begins"] = DEFAULT_NEXT_DAY_BEGINS
+            if fields["language"] is None:
+                fields["language"] = "en"
         elif base is not None:
-            # id, version, title and the review fields are this file's own; the next
-            # morning and the contact are inherited unless this file sets them.
+            # id, version, title, the review fields and the translations are this file's
+            # own (a translation reviewed for the base's texts may not fit this file's);
+            # the next morning, the contact, the emergency line and the language are
+            # inherited unless this file sets them.
             for key, remove_key in (("rules", "remove"), ("advice", "remove_advice")):
                 if fields[key] is not None and removals[remove_key] is not None:
                     self._merge(base, fields, removals[remove_key], key)
-            for key in ("next_day_begins", "contact"):
+            for key in ("next_day_begins", "contact", "emergency", "language"):
                 if fields[key] is None:
                     fields[key] = base[key]
+        if fields["translations"]:
+            self.check_translations(fields)
         if self.problems:
             raise _InvalidFieldError
         return fields

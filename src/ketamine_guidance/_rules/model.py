@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Advice",
     "AdviceCategory",
+    "AdviceTranslation",
+    "RuleTranslation",
+    "Translation",
     "DayAt",
     "EndOfDay",
     "Hours",
@@ -218,6 +221,62 @@ class Advice:
 DEFAULT_NEXT_DAY_BEGINS = dt.time(6, 0)
 
 
+# Translations of a ruleset's texts, each language reviewed (or not) as a whole
+
+
+@frozen(kw_only=True)
+class RuleTranslation:
+    """One rule's label and reason in another language (None: not translated).
+
+    .. versionadded:: 0.2.0
+    """
+
+    activity: str
+    label: str | None = None
+    reason: str | None = None
+
+
+@frozen(kw_only=True)
+class AdviceTranslation:
+    """One advice item's texts in another language (None or empty: not translated).
+
+    ``actions`` and ``examples``, when given, have one text for each of the item's own.
+
+    .. versionadded:: 0.2.0
+    """
+
+    id: str
+    title: str | None = None
+    text: str | None = None
+    actions: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+
+
+@frozen(kw_only=True)
+class Translation:
+    """A ruleset's texts in one other ``language``, and who reviewed them, when.
+
+    The aftercare sheet uses a translation only when it is :attr:`reviewed`: clinical
+    text in another language needs a clinician's check before a patient reads it.
+
+    .. versionadded:: 0.2.0
+    """
+
+    language: str
+    reviewed_by: str | None = None
+    reviewed_on: dt.date | None = None
+    title: str | None = None
+    contact: str | None = None
+    emergency: str | None = None
+    rules: tuple[RuleTranslation, ...] = ()
+    advice: tuple[AdviceTranslation, ...] = ()
+
+    @property
+    def reviewed(self) -> bool:
+        """True when the translation names its reviewer and the date of the review."""
+        return self.reviewed_by is not None and self.reviewed_on is not None
+
+
 def unknown_activity(activity: object, known: dict[str, Rule]) -> Exception:
     """The error for an activity id the ruleset does not know, with close matches."""
     import difflib
@@ -272,6 +331,11 @@ def converter() -> cattrs.Converter:
     made.register_unstructure_hook(
         Rule, make_dict_unstructure_fn(Rule, made, until=override(unstruct_hook=window_data))
     )
+    # A translation writes only what it translates, as a file does.
+    for cls in (RuleTranslation, AdviceTranslation, Translation):
+        made.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, made, _cattrs_omit_if_default=True)
+        )
     return made
 
 

@@ -19,6 +19,7 @@ from ketamine_guidance._rules.model import (
     DEFAULT_NEXT_DAY_BEGINS,
     Advice,
     Rule,
+    Translation,
     converter,
     schema_id,
     unknown_activity,
@@ -52,6 +53,9 @@ class Ruleset:
     next_day_begins: dt.time = DEFAULT_NEXT_DAY_BEGINS
     advice: tuple[Advice, ...] = ()
     contact: str | None = None
+    emergency: str | None = None
+    language: str = "en"
+    translations: tuple[Translation, ...] = ()
     reviewed_by: str | None = None
     reviewed_on: dt.date | None = None
     effective_from: dt.date | None = None
@@ -114,6 +118,13 @@ class Ruleset:
             return self._by_activity[activity]
         except KeyError:
             raise unknown_activity(activity, self._by_activity) from None
+
+    def translation(self, language: str) -> Translation | None:
+        """The translation into ``language`` (``"es"``), reviewed or not; None if none.
+
+        .. versionadded:: 0.2.0
+        """
+        return next((t for t in self.translations if t.language == language), None)
 
     @property
     def symptoms(self) -> tuple[str, ...]:
