@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ketamine_guidance import Ruleset, RulesetError, RulesetFileError, load_ruleset, validate_ruleset
+from ketamine_guidance import (
+    Ruleset,
+    RulesetError,
+    RulesetFileError,
+    load_ruleset,
+    validate_ruleset,
+)
 from ketamine_guidance._rules.loader import MAX_FILE_BYTES
 
 SOURCE = {"title": "Example Clinic aftercare sheet", "section": "Driving"}

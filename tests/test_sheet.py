@@ -29,7 +29,9 @@ from ketamine_guidance import (
     render_sheet,
 )
 from ketamine_guidance._cli import main
+from ketamine_guidance._formats.escape import markdown
 from ketamine_guidance._formats.text import format_local
+from tests.rendered import markdown_html, markdown_words
 from tests.strategies import instants, zone_names
 
 UTC = dt.timezone.utc
@@ -100,6 +102,16 @@ def small_ruleset(**changes: Any) -> Ruleset:
     return Ruleset.from_dict(data)
 
 
+def markdown_read(plan: AftercarePlan, **options: Any) -> str:
+    """The Markdown sheet with its escapes removed, to find the words a reader sees.
+
+    The sheet escapes every ASCII punctuation character of its text
+    (``Nov 2026\\, 06\\:00``); structure (``#``, ``-``, ``**``) is not escaped.
+    """
+    sheet = render_sheet(plan, format="markdown", **options)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", sheet)
+
+
 # Golden files
 
 
@@ -131,6 +143,8 @@ def _positions(sheet: str, *needles: str) -> list[int]:
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_content_comes_in_the_issue_order(fmt: Any) -> None:
     sheet = render_sheet(fixed_plan(), format=fmt, now=FIXED_NOW)
+    if fmt == "markdown":
+        sheet = markdown_read(fixed_plan(), now=FIXED_NOW)
     order = _positions(
         sheet,
         "Ketamine therapy aftercare",
@@ -159,7 +173,7 @@ def test_right_now_only_with_now(fmt: Any) -> None:
 
 
 def test_right_now_lists_what_is_limited() -> None:
-    sheet = render_sheet(fixed_plan(), format="markdown", now=FIXED_NOW)
+    sheet = markdown_read(fixed_plan(), now=FIXED_NOW)
     right_now = sheet[sheet.index("## Right now") : sheet.index("## When")]
     not_yet = right_now[right_now.index("### Not allowed\n") : right_now.index("### Allowed")]
     careful = right_now[right_now.index("### Allowed, but take care") :]
@@ -173,7 +187,7 @@ def test_right_now_says_when_an_override_applies() -> None:
     plan = fixed_plan().with_override(
         "alcohol", status=Status.NOT_PERMITTED, effective_from=later, clinician="Nurse Kim"
     )
-    sheet = render_sheet(plan, format="markdown", now=dt.datetime(2026, 11, 27, tzinfo=UTC))
+    sheet = markdown_read(plan, now=dt.datetime(2026, 11, 27, tzinfo=UTC))
     right_now = sheet[sheet.index("## Right now") : sheet.index("## When")]
     assert "**Drinks with alcohol**" in right_now
     assert "Changed by Nurse Kim." in right_now
@@ -187,14 +201,14 @@ def test_right_now_when_nothing_is_limited() -> None:
 
 
 def test_never_lifting_restrictions_are_stated_as_such() -> None:
-    sheet = render_sheet(fixed_plan(), format="markdown")
+    sheet = markdown_read(fixed_plan())
     assert (
         "- **Taking recreational drugs**: No end date. Only your clinician can lift this." in sheet
     )
 
 
 def test_clinician_overrides_show_who_made_them() -> None:
-    sheet = render_sheet(fixed_plan(), format="markdown")
+    sheet = markdown_read(fixed_plan())
     line = next(s for s in sheet.splitlines() if "Dr. Ana Rivera" in s)
     assert line == (
         "  Changed by Dr. Ana Rivera: allowed from Wed 25 Nov 2026, 21:00 EST. "
@@ -209,13 +223,13 @@ def test_an_override_before_the_session_ended_shows_the_session_end() -> None:
         effective_from=dt.datetime(2026, 11, 20, tzinfo=UTC),
         clinician="Dr. B",
     )
-    sheet = render_sheet(plan, format="markdown")
+    sheet = markdown_read(plan)
     assert "Changed by Dr. B: allowed from Wed 25 Nov 2026, 18:30 EST." in sheet
     assert "- **Driving**: from Wed 25 Nov 2026, 18:30 EST, when your session ended." in sheet
 
 
 def test_advice_is_grouped_by_category_with_every_item() -> None:
-    sheet = render_sheet(fixed_plan(), format="markdown")
+    sheet = markdown_read(fixed_plan())
     for advice in default_ruleset().advice:
         assert f"#### {advice.title}" in sheet
         group_start = sheet.index(f"### {advice.category.title}")
@@ -227,7 +241,7 @@ def test_advice_is_grouped_by_category_with_every_item() -> None:
 def test_contact_line_without_after_effects_advice_still_shows() -> None:
     ruleset = small_ruleset(advice=[], contact="Ring 555-0199.")
     plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
-    sheet = render_sheet(plan, format="markdown")
+    sheet = markdown_read(plan)
     assert "### After-effects" in sheet
     assert "Ring 555-0199." in sheet
 
@@ -238,7 +252,7 @@ def test_no_advice_no_advice_heading() -> None:
 
 
 def test_sources_name_the_article_and_each_section_once() -> None:
-    sheet = render_sheet(fixed_plan(), format="markdown")
+    sheet = markdown_read(fixed_plan())
     sources = sheet[sheet.index("## Sources") :]
     assert sources.count(ARTICLE) == 1
     for section in {r.source.section for r in default_ruleset().rules}:
@@ -249,7 +263,7 @@ def test_sources_name_the_article_and_each_section_once() -> None:
 def test_reviewer_is_named_when_the_ruleset_has_one() -> None:
     ruleset = small_ruleset(reviewed_by="Dr. Q", reviewed_on="2026-01-02")
     plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
-    assert ", reviewed by Dr. Q on 2026-01-02." in render_sheet(plan, format="markdown")
+    assert ", reviewed by Dr. Q on 2026-01-02." in markdown_read(plan)
 
 
 def test_a_zone_without_a_name_shows_its_offset_only() -> None:
@@ -272,7 +286,7 @@ def _timeline_lines(sheet: str) -> dict[str, str]:
 
 
 def _check_timeline(plan: AftercarePlan) -> None:
-    lines = _timeline_lines(render_sheet(plan, format="markdown"))
+    lines = _timeline_lines(markdown_read(plan))
     entries = plan.timeline()
     assert len(lines) == len(entries)
     for entry in entries:
@@ -294,7 +308,7 @@ def test_timeline_across_spring_forward() -> None:
     ended = dt.datetime(2026, 3, 8, 4, 30, tzinfo=UTC)  # Sat 7 Mar, 23:30 EST
     plan = plan_for(Session(ended, "America/New_York"), small_ruleset())
     _check_timeline(plan)
-    lines = _timeline_lines(render_sheet(plan, format="markdown"))
+    lines = _timeline_lines(markdown_read(plan))
     assert "from Sun 8 Mar 2026, 06:00 EDT" in lines["Driving"]
     assert "from Mon 9 Mar 2026, 00:30 EDT" in lines["Flying a plane"]  # 24 real hours
 
@@ -304,7 +318,7 @@ def test_timeline_across_fall_back() -> None:
     ended = dt.datetime(2026, 10, 24, 21, 0, tzinfo=UTC)  # Sat 24 Oct, 22:00 BST
     plan = plan_for(Session(ended, "Europe/London"), small_ruleset())
     _check_timeline(plan)
-    lines = _timeline_lines(render_sheet(plan, format="markdown"))
+    lines = _timeline_lines(markdown_read(plan))
     assert "from Sun 25 Oct 2026, 06:00 GMT" in lines["Driving"]
     assert "from Sun 25 Oct 2026, 21:00 GMT" in lines["Flying a plane"]
 
@@ -405,7 +419,13 @@ def test_html_escapes_ruleset_and_caller_text() -> None:
 def test_markdown_escapes_ruleset_and_caller_text() -> None:
     sheet = render_sheet(hostile_plan(), format="markdown")
     assert re.search(r"(?<!\\)[<>&]", sheet) is None  # every < > & is backslash-escaped
-    assert sheet.count('\\<script\\>alert("x")\\</script\\> \\& \\<b\\>bold\\</b\\>') >= 10
+    hostile = '<script>alert("x")</script> & <b>bold</b>'
+    assert sheet.count(markdown(hostile)) >= 10
+    # What a CommonMark renderer makes of it: the text as written, and no element.
+    page = markdown_html(sheet)
+    assert "<script" not in page
+    assert "<b>" not in page
+    assert markdown_words(sheet).count(hostile) >= 10
 
 
 def test_line_breaks_in_ruleset_text_do_not_change_the_layout() -> None:

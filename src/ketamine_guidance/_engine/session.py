@@ -9,9 +9,10 @@ import zoneinfo
 from attrs import field, frozen
 
 from ketamine_guidance._engine.windows import UTC
-from ketamine_guidance._errors import NaiveDatetimeError, UnknownTimezoneError
+from ketamine_guidance._errors import GuidanceError, NaiveDatetimeError, UnknownTimezoneError
+from ketamine_guidance._text import shorten
 
-__all__ = ["Session", "ensure_aware", "resolve_timezone", "zone_name"]
+__all__ = ["Session", "ensure_aware", "in_range", "resolve_timezone", "zone_name"]
 
 
 def ensure_aware(value: object, what: str) -> dt.datetime:
@@ -33,7 +34,9 @@ def _zone(name: str) -> dt.tzinfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        msg = f"unknown time zone {name!r}: give an IANA name such as 'America/New_York'"
+        msg = (
+            f"unknown time zone {shorten(repr(name))}: give an IANA name such as 'America/New_York'"
+        )
         raise UnknownTimezoneError(msg) from None
 
 
@@ -44,22 +47,50 @@ def resolve_timezone(value: object) -> dt.tzinfo:
     if not isinstance(value, dt.tzinfo):
         msg = f"timezone must be an IANA name or a tzinfo, not {type(value).__name__}"
         raise TypeError(msg)
-    try:
-        return _checked_zone(value)
-    except TypeError:  # an unhashable tzinfo (dateutil's tzfile): check it every time
-        return _check_zone(value)
+    return _checked_zone(value)
 
 
 def _check_zone(value: dt.tzinfo) -> dt.tzinfo:
-    probe = dt.datetime(2000, 1, 1, tzinfo=UTC).astimezone(value)
-    if probe.utcoffset() is None:
-        msg = f"time zone {value!r} gives no UTC offset"
+    try:
+        probe = dt.datetime(2000, 1, 1, tzinfo=UTC).astimezone(value)
+        offset = probe.utcoffset()
+    except (ValueError, TypeError, OverflowError):  # fromutc: utcoffset() or dst() is None
+        offset = None
+    if offset is None:
+        msg = f"time zone {shorten(repr(value))} gives no UTC offset"
         raise UnknownTimezoneError(msg)
     return value
 
 
-# A batch makes many sessions in a few zones: check each zone object once.
-_checked_zone = functools.lru_cache(maxsize=1024)(_check_zone)
+# A batch makes many sessions in a few zones: check each zone object once.  The cache
+# is keyed on the object itself, not on equality: timezone(+1, "BST") equals
+# timezone(+1, "CET"), and a session keeps the one it was given.
+_CHECKED: dict[int, dt.tzinfo] = {}
+_CHECKED_MAX = 1024
+
+
+def _checked_zone(value: dt.tzinfo) -> dt.tzinfo:
+    if _CHECKED.get(id(value)) is not value:
+        _check_zone(value)
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[id(value)] = value  # holds the object, so its id is not reused
+    return value
+
+
+def in_range(moment: dt.datetime, zone: dt.tzinfo, what: str) -> dt.datetime:
+    """``moment`` in UTC, checked to have a reading in UTC and in ``zone``."""
+    try:
+        utc = moment.astimezone(UTC)
+        if utc.year in (dt.MINYEAR, dt.MAXYEAR):  # offsets are under a day: only these
+            utc.astimezone(zone)
+    except OverflowError:
+        msg = (
+            f"{what} ({moment.isoformat()}) is too close to the first or last date a "
+            "datetime can hold: it has no reading in UTC or in the patient's time zone"
+        )
+        raise GuidanceError(msg) from None
+    return utc
 
 
 def zone_name(tz: dt.tzinfo) -> str | None:
@@ -110,7 +141,7 @@ class Session:
         zone = resolve_timezone(ended_at.tzinfo if timezone is None else timezone)
         # attrs writes __attrs_init__ for a class with init=False; pyright cannot see it.
         self.__attrs_init__(  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
-            ended_at, zone, ended_at.astimezone(UTC)
+            ended_at, zone, in_range(ended_at, zone, "ended_at")
         )
 
     @property

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-import html
 import re
 import textwrap
 from collections.abc import Callable
@@ -21,8 +20,10 @@ from attrs import frozen
 from ketamine_guidance._engine.plan import AftercarePlan, Override, TimelineEntry
 from ketamine_guidance._engine.session import ensure_aware
 from ketamine_guidance._errors import BeforeSessionEndError, GuidanceError
+from ketamine_guidance._formats.escape import html_text, markdown
 from ketamine_guidance._formats.text import format_local
 from ketamine_guidance._rules.model import Advice, AdviceCategory, Status
+from ketamine_guidance._text import visible
 
 __all__ = ["SheetFormat", "render_sheet"]
 
@@ -263,9 +264,13 @@ def _timeline_item(
 ) -> _Item:
     notes = (entry.reason, *(override_line(o) for o in entry.overrides))
     if entry.permitted_from is None:
-        return _Item(
-            entry.label, "No end date. Only your clinician can lift this.", None, "", notes
+        lead = (
+            "Not allowed for as long as this sheet can tell: the date is beyond the dates "
+            "this library can represent. Ask your clinician."
+            if entry.lifts_beyond_range
+            else "No end date. Only your clinician can lift this."
         )
+        return _Item(entry.label, lead, None, "", notes)
     when = moment(entry.permitted_from)
     if entry.permitted_from_utc == ended_utc:
         after = ", when your session ended."
@@ -370,8 +375,9 @@ class _Writer(abc.ABC):
 
 
 def _clean(text: str) -> str:
-    """Whitespace collapsed: a ruleset's line breaks never change the sheet's layout."""
-    return " ".join(text.split())
+    """Unsafe characters shown as escapes (:func:`~ketamine_guidance._text.visible`),
+    then whitespace collapsed: a ruleset's line breaks never change the sheet's layout."""
+    return " ".join(visible(text).split())
 
 
 # Plain text
@@ -438,12 +444,10 @@ class _TextWriter(_Writer):
 
 # Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!&])")
-
 
 def _md(text: str) -> str:
     """Ruleset or caller text, safe to place in Markdown: no markup, no raw HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", _clean(text))
+    return markdown(_clean(text))
 
 
 class _MarkdownWriter(_Writer):
@@ -489,7 +493,7 @@ class _MarkdownWriter(_Writer):
 
 
 def _e(text: str) -> str:
-    return html.escape(_clean(text), quote=True)
+    return html_text(_clean(text))
 
 
 def _time(m: _Moment) -> str:

@@ -559,8 +559,10 @@ class _JSONObject(dict[str, object]):
 def _json_object(pairs: list[tuple[str, object]]) -> _JSONObject:
     made = _JSONObject(pairs)
     if len(made) != len(pairs):
-        seen: set[str] = set()
-        made.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+        counts: dict[str, int] = {}
+        for key, _ in pairs:
+            counts[key] = counts.get(key, 0) + 1
+        made.duplicates = tuple(k for k, n in counts.items() if n > 1)
     return made
 
 
@@ -588,10 +590,11 @@ def _shape_problems(data: object) -> tuple[list[RulesetProblem], bool]:
             return problems, True
         if isinstance(value, Mapping):
             table = cast("Mapping[object, object]", value)
-            for key in getattr(value, "duplicates", ()):
+            duplicates = table.duplicates if isinstance(table, _JSONObject) else ()
+            for key in duplicates:
                 problems.append(
                     RulesetProblem(
-                        _join(path, shorten(str(key), 40)),
+                        _join(path, shorten(key, 40)),
                         "is given more than once in this table (only one value may be given)",
                     )
                 )
