@@ -12,7 +12,8 @@ _TAG = re.compile(r"<[^>]+>")
 
 def markdown_html(text: str) -> str:
     """``text`` rendered by markdown-it-py (CommonMark, with tables and strikethrough)."""
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    page: str = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    return page
 
 
 def markdown_words(text: str) -> str:

@@ -203,7 +203,7 @@ def test_subject_must_be_a_reference(subject: Any) -> None:
 
 @pytest.mark.parametrize("subject", [None, 123, b"Patient/1", ["Patient/1"]])
 def test_a_subject_that_is_not_a_string_is_a_type_error_naming_it(subject: Any) -> None:
-    with pytest.raises(TypeError, match="^subject must be a string"):
+    with pytest.raises(TypeError, match=r"^subject must be a string"):
         to_fhir_careplan(clinic_plan(), subject=subject)
 
 

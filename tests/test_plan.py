@@ -201,9 +201,9 @@ def test_an_activity_that_is_not_a_string_is_a_type_error_naming_it(plan):
         plan.is_permitted(["driving"], NEXT_MORNING)  # type: ignore[arg-type,unused-ignore]
     # check(at, "driving"): the arguments swapped
     with pytest.raises(TypeError, match=r"^activity must be .*, not datetime$"):
-        plan.check(NEXT_MORNING, "driving")  # type: ignore[arg-type]
+        plan.check(NEXT_MORNING, "driving")  # type: ignore[arg-type,unused-ignore]
     with pytest.raises(TypeError, match=r"^activity must be .*, not datetime$"):
-        plan.is_permitted(NEXT_MORNING, "driving")  # type: ignore[arg-type]
+        plan.is_permitted(NEXT_MORNING, "driving")  # type: ignore[arg-type,unused-ignore]
 
 
 def test_at_before_the_session_end_is_refused(plan):
