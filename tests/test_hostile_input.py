@@ -672,3 +672,33 @@ def test_diff_formats_hours_exactly(tmp_path: Path) -> None:
     code, out, _ = run("diff", str(old), str(new))
     assert code == 1
     assert "24 hours -> 23.99999 hours" in out
+
+
+def test_json_output_writes_hidden_characters_as_escapes() -> None:
+    subject = "urn:uuid:ab\u202ecd\u200b"
+    code, out, err = run(
+        "export", "--format", "fhir", "--ended-at", "2026-11-25T23:30:00Z",
+        "--timezone", "America/New_York", "--subject", subject,
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert "\u202e" not in out
+    assert "\\u202e" in out
+    assert json.loads(out)["subject"]["reference"] == subject
+
+
+def test_the_zone_check_cache_stays_bounded_and_correct() -> None:
+    from ketamine_guidance._engine import session as session_module
+
+    zones = [dt.timezone(dt.timedelta(minutes=m)) for m in range(-700, 700)]
+    for zone in zones:
+        assert kg.Session(ENDED, zone).timezone is zone
+    assert len(session_module._CHECKED) <= session_module._CHECKED_MAX
+
+
+@pytest.mark.parametrize(
+    ("hours", "words"), [(24.0, "24 hours"), (1.5, "1.5 hours"), (8, "8 hours")]
+)
+def test_hours_are_described_exactly(hours: float, words: str) -> None:
+    from ketamine_guidance._rules.model import describe_window
+
+    assert describe_window(kg.Hours(hours), dt.time(6)) == words
