@@ -637,11 +637,13 @@ def test_python_m_gives_the_console_scripts_exit_codes() -> None:
     assert result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("activity", ["dri\nving", "dri\x1b[2Kving", "a\r\nb", "\u202eevil"])
-def test_cli_errors_are_one_line_with_controls_escaped(activity: str) -> None:
+@pytest.mark.parametrize("given", ["dri\nving", "dri\x1b[2Kving", "a\r\nb", "\u202eevil"])
+@pytest.mark.parametrize("where", ["activity", "ruleset"])
+def test_cli_errors_are_one_line_with_controls_escaped(given: str, where: str) -> None:
+    activity, ruleset = (given, []) if where == "activity" else ("driving", ["--ruleset", given])
     code, out, err = run(
         "check", activity, "--ended-at", "2026-11-25T23:30:00Z", "--timezone", "America/New_York",
-        "--at", "2026-11-26T12:00:00Z",
+        "--at", "2026-11-26T12:00:00Z", *ruleset,
     )  # fmt: skip
     assert (code, out) == (2, "")
     assert err.count("\n") == 1
