@@ -119,9 +119,15 @@ def test_a_long_label_drops_the_time_then_is_shortened() -> None:
     assert len(card["summary"]) == 139
 
 
-@pytest.mark.parametrize("label", ["", "  ", None])
+@pytest.mark.parametrize("label", ["", "  "])
 def test_source_label_must_be_text(label: object) -> None:
     with pytest.raises(ExportError, match="source_label"):
+        to_cds_card(clinic_plan().check("driving", AT), source_label=label)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("label", [None, 3, b"x"])
+def test_a_source_label_that_is_not_a_string_is_a_type_error(label: object) -> None:
+    with pytest.raises(TypeError, match=r"^source_label must be a string, not "):
         to_cds_card(clinic_plan().check("driving", AT), source_label=label)  # type: ignore[arg-type]
 
 

@@ -570,6 +570,11 @@ def test_cds_response_of_strings_is_a_type_error() -> None:
         kg.cds_response("driving")  # type: ignore[arg-type]
 
 
+def test_lift_times_of_a_string_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"^sessions must be an iterable of Sessions"):
+        kg.lift_times("driving")  # type: ignore[arg-type]
+
+
 def test_a_load_ruleset_path_of_the_wrong_type_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"^path must be a str or a path-like object, not int$"):
         kg.load_ruleset(3)  # type: ignore[arg-type]

@@ -459,10 +459,17 @@ def test_babel_formats_dates_for_the_locale_in_the_sessions_zone() -> None:
     assert "27. Nov. 2026, 06:00 CET" in sheet  # driving: the next day at 06:00, local
 
 
-@pytest.mark.parametrize("locale", ["", "de DE", "x", 3, "en_US<script>"])
+@pytest.mark.parametrize("locale", ["", "de DE", "x", "en_US<script>"])
 def test_malformed_locale(locale: Any) -> None:
     with pytest.raises(GuidanceError, match="locale must be"):
         render_sheet(fixed_plan(), locale=locale)
+
+
+def test_a_locale_or_format_that_is_not_a_string_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"^locale must be a string \(a locale name\), not int$"):
+        render_sheet(fixed_plan(), locale=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^format must be a string \(one of text, "):
+        render_sheet(fixed_plan(), format=["text"])  # type: ignore[arg-type]
 
 
 def test_unknown_locale() -> None:

@@ -220,7 +220,7 @@ def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> L
     elif not isinstance(ruleset, Ruleset):
         msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"
         raise TypeError(msg)
-    if isinstance(sessions, Session):
+    if isinstance(sessions, Session | str | bytes):
         msg = "sessions must be an iterable of Sessions; for one session use plan_for"
         raise TypeError(msg)
     try:

@@ -67,7 +67,10 @@ def card(decision: Decision, *, source_label: str) -> dict[str, Any] | None:
     if not isinstance(decision, Decision):
         msg = f"decision must be a Decision, not {type(decision).__name__}"
         raise TypeError(msg)
-    if not isinstance(source_label, str) or not source_label.strip():
+    if not isinstance(source_label, str):
+        msg = f"source_label must be a string, not {type(source_label).__name__}"
+        raise TypeError(msg)
+    if not source_label.strip():
         msg = f"source_label must be a non-empty string, not {source_label!r}"
         raise ExportError(msg)
     indicator = _INDICATORS.get(decision.status)

@@ -127,6 +127,9 @@ def render_sheet(
     if not isinstance(plan, AftercarePlan):
         msg = f"plan must be an AftercarePlan, not {type(plan).__name__}"
         raise TypeError(msg)
+    if not isinstance(format, str):
+        msg = f"format must be a string (one of {', '.join(_FORMATS)}), not {type(format).__name__}"
+        raise TypeError(msg)
     if format not in _FORMATS:
         msg = f"unknown sheet format {format!r} (known: {', '.join(_FORMATS)})"
         raise GuidanceError(msg)
@@ -148,7 +151,10 @@ def render_sheet(
 
 def _time_formatter(locale: object) -> tuple[Callable[[dt.datetime], str], str]:
     """A function that writes a local time for ``locale``, and the HTML language tag."""
-    if not isinstance(locale, str) or not _LOCALE.fullmatch(locale):
+    if not isinstance(locale, str):
+        msg = f"locale must be a string (a locale name), not {type(locale).__name__}"
+        raise TypeError(msg)
+    if not _LOCALE.fullmatch(locale):
         msg = f"locale must be a locale name such as 'en' or 'de_DE', not {locale!r}"
         raise GuidanceError(msg)
     if locale == "en":
