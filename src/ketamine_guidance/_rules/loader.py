@@ -566,6 +566,27 @@ def _json_object(pairs: list[tuple[str, object]]) -> _JSONObject:
     return made
 
 
+# A value met while walking raw data: the value, the node it sits in, its key or index
+# there, and its depth.  Paths are spelt out only for a problem, so the walk stays cheap.
+_Node: TypeAlias = "tuple[object, _Node | None, object, int]"
+
+
+def _node_path(node: _Node) -> str:
+    steps: list[tuple[bool, object]] = []  # (in a table, key or index), innermost first
+    current = node
+    while current[1] is not None:
+        parent = current[1]
+        steps.append((isinstance(parent[0], Mapping), current[2]))
+        current = parent
+    path = ""
+    for in_table, key in reversed(steps):
+        if not in_table:
+            path = f"{path}[{key}]"
+        else:
+            path = _join(path, shorten(key, 40) if isinstance(key, str) else _shown(key, 40))
+    return path
+
+
 def _shape_problems(data: object) -> tuple[list[RulesetProblem], bool]:
     """Problems in the shape of raw data, found without recursion: tables and lists
     nested deeper than ``MAX_DEPTH``, more than ``MAX_ITEMS`` values, and keys given
@@ -575,39 +596,33 @@ def _shape_problems(data: object) -> tuple[list[RulesetProblem], bool]:
     as, so a loop is too deep and a heavily shared structure too large.
     """
     problems: list[RulesetProblem] = []
-    stack: list[tuple[object, str, int]] = [(data, "", 0)]
-    count = 0
+    stack: list[_Node] = [(data, None, None, 0)]
+    count = 1
     while stack:
-        value, path, depth = stack.pop()
-        count += 1
+        node = stack.pop()
+        value, _, _, depth = node
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth >= MAX_DEPTH:
+            message = f"is nested more than {MAX_DEPTH} tables and lists deep"
+            return [RulesetProblem(_node_path(node), message)], True
+        container = cast("Mapping[object, object] | list[object]", value)
+        count += len(container)
         if count > MAX_ITEMS:
-            problems.append(RulesetProblem("", f"holds more than {MAX_ITEMS} values, the limit"))
-            return problems, True
-        if isinstance(value, Mapping | list | tuple) and depth >= MAX_DEPTH:
-            problems.append(
-                RulesetProblem(path, f"is nested more than {MAX_DEPTH} tables and lists deep")
-            )
-            return problems, True
-        if isinstance(value, Mapping):
-            table = cast("Mapping[object, object]", value)
-            duplicates = table.duplicates if isinstance(table, _JSONObject) else ()
-            for key in duplicates:
-                problems.append(
-                    RulesetProblem(
-                        _join(path, shorten(key, 40)),
-                        "is given more than once in this table (only one value may be given)",
+            return [RulesetProblem("", f"holds more than {MAX_ITEMS} values, the limit")], True
+        if isinstance(container, Mapping):
+            if isinstance(container, _JSONObject):
+                for key in container.duplicates:
+                    problems.append(
+                        RulesetProblem(
+                            _join(_node_path(node), shorten(key, 40)),
+                            "is given more than once in this table (only one value may be given)",
+                        )
                     )
-                )
-            items = [
-                (shorten(k, 40) if isinstance(k, str) else _shown(k, 40), v)
-                for k, v in table.items()
-            ]
-            stack.extend((v, _join(path, k), depth + 1) for k, v in reversed(items))
-        elif isinstance(value, list | tuple):
-            listed = cast("list[object]", value)
-            stack.extend(
-                (v, f"{path}[{i}]", depth + 1) for i, v in reversed(list(enumerate(listed)))
-            )
+            children = [(v, node, k, depth + 1) for k, v in container.items()]
+        else:
+            children = [(v, node, i, depth + 1) for i, v in enumerate(container)]
+        stack.extend(reversed(children))
     return problems, False
 
 
