@@ -36,7 +36,9 @@ instants = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime
 # Valid rulesets, as the loader accepts them (for round trips through documents).
 
 _ids = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
-_texts = st.text(min_size=1, max_size=30).filter(str.strip)
+# Text a ruleset may hold: no control, bidi or zero-width characters (the loader refuses them).
+SAFE = st.characters(exclude_categories=("Cc", "Cf", "Cs"))
+_texts = st.text(SAFE, min_size=1, max_size=30).filter(str.strip)
 _clock = st.builds(dt.time, st.integers(0, 23), st.integers(0, 59))
 
 
@@ -135,7 +137,7 @@ valid_rulesets = st.deferred(_rulesets)
 # Rulesets as data (issue 4): valid, JSON-compatible mappings as a clinic would write them.
 
 IDS = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
-TEXTS = st.text(min_size=1, max_size=20).filter(str.strip)
+TEXTS = st.text(SAFE, min_size=1, max_size=20).filter(str.strip)
 HHMMS = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
 DATES = st.dates(dt.date(2000, 1, 1), dt.date(2100, 12, 31)).map(dt.date.isoformat)
 SOURCES = st.fixed_dictionaries({"title": TEXTS, "section": TEXTS})

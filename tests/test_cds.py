@@ -20,6 +20,8 @@ from ketamine_guidance import (
     to_cds_card,
 )
 from tests.interop_fixtures import UTC, clinic_plan
+from tests.rendered import markdown_html, markdown_words
+from tests.strategies import SAFE
 
 AT = dt.datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 21:00 EST on the evening of the session
 INDICATORS = {"info", "warning", "critical"}  # CDS Hooks 1.0/2.0
@@ -34,7 +36,9 @@ def test_a_sedative_ordered_the_same_evening_gets_a_warning() -> None:
         "Taking sedatives: not permitted after ketamine until Thu 26 Nov 2026, 06:00 EST"
     )
     assert len(card["summary"]) < 140
-    assert "Sedatives on the same day can make you even more drowsy." in card["detail"]
+    shown = markdown_words(card["detail"])
+    assert "Sedatives on the same day can make you even more drowsy." in shown
+    assert "Permitted from Thu 26 Nov 2026, 06:00 EST (America/New_York)." in shown
     assert "Permitted from **Thu 26 Nov 2026, 06:00 EST** (America/New_York)." in card["detail"]
     assert card["source"] == {
         "label": "Clinic CDS",
@@ -86,10 +90,13 @@ def test_markdown_in_ruleset_text_is_escaped() -> None:
     card = to_cds_card(decision)
     assert card is not None
     assert r"**Use \*this\* \[link\]**" in card["detail"]
-    assert r"No \<b\>\_x\_\</b\>" in card["detail"]
+    assert r"No \<b\>\_x\_\<\/b\>" in card["detail"]
+    page = markdown_html(card["detail"])
+    assert "<strong>Use *this* [link]</strong>" in page
+    assert "No &lt;b&gt;_x_&lt;/b&gt;" in page
 
 
-@given(label=st.text(min_size=1, max_size=300).filter(str.strip))
+@given(label=st.text(SAFE, min_size=1, max_size=300).filter(str.strip))
 def test_summary_is_under_140_characters_and_names_the_label(label: str) -> None:
     decision = attrs.evolve(clinic_plan().check("driving", AT), label=label)
     card = to_cds_card(decision)
@@ -112,9 +119,15 @@ def test_a_long_label_drops_the_time_then_is_shortened() -> None:
     assert len(card["summary"]) == 139
 
 
-@pytest.mark.parametrize("label", ["", "  ", None])
+@pytest.mark.parametrize("label", ["", "  "])
 def test_source_label_must_be_text(label: object) -> None:
     with pytest.raises(ExportError, match="source_label"):
+        to_cds_card(clinic_plan().check("driving", AT), source_label=label)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("label", [None, 3, b"x"])
+def test_a_source_label_that_is_not_a_string_is_a_type_error(label: object) -> None:
+    with pytest.raises(TypeError, match=r"^source_label must be a string, not "):
         to_cds_card(clinic_plan().check("driving", AT), source_label=label)  # type: ignore[arg-type]
 
 

@@ -210,15 +210,16 @@ def test_cli_validate_lists_every_problem_per_file(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.json", {**CLINIC, "version": 2, "remove": ["nothing"]})
     broken = tmp_path / "broken.toml"
     broken.write_text("id = [", encoding="utf-8")
-    assert run("validate", good) == (0, "", "")
+    assert run("validate", good) == (0, f"ok: {good}\n", "")
     status, out, err = run("validate", good, bad, str(broken))
     assert status == 1
     assert err == ""
     lines = out.splitlines()
-    assert lines[0] == f"{bad}: version: must be a string, not a number"
-    assert lines[1].startswith(f"{bad}: remove[0]: 'nothing' is not in the base ruleset")
-    assert lines[2].startswith(f"{broken}: <root>: not valid TOML")
-    assert len(lines) == 3
+    assert lines[0] == f"ok: {good}"
+    assert lines[1] == f"{bad}: version: must be a string, not a number"
+    assert lines[2].startswith(f"{bad}: remove[0]: 'nothing' is not in the base ruleset")
+    assert lines[3].startswith(f"{broken}: <root>: not valid TOML")
+    assert len(lines) == 4
 
 
 def test_cli_validate_a_missing_file_is_bad_input_and_the_rest_still_checked(

@@ -24,6 +24,7 @@ from ketamine_guidance import (
     to_fhir_careplan,
 )
 from tests.interop_fixtures import FOLD_DATA, UTC, clinic_plan
+from tests.rendered import markdown_html, markdown_words
 
 TZ_CODE = "http://hl7.org/fhir/StructureDefinition/tz-code"
 # The value sets FHIR R4 binds these elements to (required bindings).
@@ -175,9 +176,12 @@ def test_advice_items_are_notes() -> None:
     plan = clinic_plan()
     notes = checked(to_fhir_careplan(plan, subject="Patient/1"), plan)["note"]
     assert len(notes) == 2
-    assert notes[0]["text"].startswith("**If you feel sick**\n\nRest, sip water")
+    assert notes[0]["text"].startswith("**If you feel sick**\n\nRest\\, sip water")
     assert "- Sip water\n- Lie down" in notes[0]["text"]
-    assert "A clinic's own aftercare sheet" in notes[1]["text"]
+    page = markdown_html(notes[0]["text"])
+    assert page.startswith("<p><strong>If you feel sick</strong></p>\n<p>Rest, sip water")
+    assert "<ul>\n<li>Sip water</li>\n<li>Lie down</li>" in page
+    assert "A clinic's own aftercare sheet" in markdown_words(notes[1]["text"])
 
 
 def test_default_ruleset_and_a_fixed_offset_zone() -> None:
@@ -190,9 +194,15 @@ def test_default_ruleset_and_a_fixed_offset_zone() -> None:
     assert not any(node.get("url") == TZ_CODE for node in _walk(resource))
 
 
-@pytest.mark.parametrize("subject", ["", "Patient 123", "123", None, 123])
+@pytest.mark.parametrize("subject", ["", "Patient 123", "123", ":a", "a:"])
 def test_subject_must_be_a_reference(subject: Any) -> None:
     with pytest.raises(ExportError, match="subject must be a FHIR reference"):
+        to_fhir_careplan(clinic_plan(), subject=subject)
+
+
+@pytest.mark.parametrize("subject", [None, 123, b"Patient/1", ["Patient/1"]])
+def test_a_subject_that_is_not_a_string_is_a_type_error_naming_it(subject: Any) -> None:
+    with pytest.raises(TypeError, match=r"^subject must be a string"):
         to_fhir_careplan(clinic_plan(), subject=subject)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import io
+import json
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -299,3 +300,161 @@ def test_naive_datetimes_in_a_zone_aware_session_are_still_refused() -> None:
     assert isinstance(_plan().is_permitted("driving", aware), bool)
     with pytest.raises(kg.NaiveDatetimeError):
         _plan().is_permitted("driving", aware.replace(tzinfo=None))
+
+
+# --- Issue 12: hostile input at every entry point ------------------------------------
+#
+# Under the ``ci`` profile these run a few dozen examples each; ``HYPOTHESIS_PROFILE=deep``
+# runs thousands.
+
+# Characters that change what a reader sees, and characters that structure each format.
+HOSTILE_CHARS = (
+    "\x00\x07\x08\x1b\x7f\x85\x9b\u061c\u200b\u200e\u202e\u2066\ufeff"
+    "\n\r\t<>&\"'`*_~#|[]()!\\;,:-+=.{}"
+)
+hostile_text = st.text(
+    st.one_of(st.sampled_from(HOSTILE_CHARS), st.characters(max_codepoint=0x2FFF)),
+    min_size=1,
+    max_size=40,
+).filter(str.strip)
+
+VALID_TOML = b"""\
+id = "clinic"
+version = "1"
+title = "Clinic"
+[[rules]]
+activity = "driving"
+label = "Driving"
+until = { latest_of = ["next_day", { hours = 8 }] }
+reason = "Because."
+source = { title = "Sheet", section = "Driving" }
+"""
+
+
+def _load_bytes(tmp: Any, name: str, raw: bytes) -> None:
+    import time
+
+    path = tmp / name
+    path.write_bytes(raw)
+    start = time.perf_counter()
+    problems: tuple[kg.RulesetProblem, ...] = ()
+    try:
+        result = kg.load_ruleset(path)
+    except kg.RulesetError as exc:
+        problems = exc.problems
+        assert problems, "a RulesetError must name at least one problem"
+    else:
+        assert isinstance(result, kg.Ruleset)
+    assert all(isinstance(p, kg.RulesetProblem) for p in problems)
+    assert time.perf_counter() - start < 2, "the loader must answer any file quickly"
+
+
+@pytest.mark.parametrize("name", ["r.toml", "r.json"])
+@given(raw=st.binary(max_size=200))
+def test_the_loader_given_any_bytes_gives_a_ruleset_or_a_ruleset_error_quickly(
+    tmp_path_factory: pytest.TempPathFactory, name: str, raw: bytes
+) -> None:
+    _load_bytes(tmp_path_factory.mktemp("bytes"), name, raw)
+
+
+@given(
+    position=st.integers(0, len(VALID_TOML)),
+    insert=st.one_of(
+        st.binary(max_size=12),
+        st.sampled_from([b"[" * 500, b"{ a = " * 200, b"9" * 500, b"\x1b[2K", b"\xe2\x80\xae"]),
+    ),
+    cut=st.integers(0, 8),
+)
+def test_the_loader_given_a_valid_file_with_bytes_spliced_in_answers_quickly(
+    tmp_path_factory: pytest.TempPathFactory, position: int, insert: bytes, cut: int
+) -> None:
+    raw = VALID_TOML[:position] + insert + VALID_TOML[position + cut :]
+    _load_bytes(tmp_path_factory.mktemp("spliced"), "r.toml", raw)
+
+
+@given(st.data(), hostile_text)
+def test_the_loader_given_hostile_text_anywhere_refuses_only_with_ruleset_errors(
+    data: st.DataObject, text: str
+) -> None:
+    valid = _valid()
+    path = data.draw(st.sampled_from(_paths(valid)))
+    from ketamine_guidance._text import UNSAFE
+
+    problems: tuple[kg.RulesetProblem, ...] = ()
+    try:
+        ruleset = kg.Ruleset.from_dict(_replace(valid, path, text))
+    except kg.RulesetError as exc:
+        problems = exc.problems
+        assert problems, "a RulesetError must name at least one problem"
+    else:  # accepted: then no unsafe character is in any of its text
+        assert UNSAFE.search(json.dumps(ruleset.to_dict(), ensure_ascii=False)) is None
+    assert all(UNSAFE.search(p.path) is None and "\n" not in p.path for p in problems)
+
+
+hostile_tokens = st.one_of(st.sampled_from(TOKENS), hostile_text)
+
+
+@given(st.lists(hostile_tokens, max_size=10))
+def test_cli_given_hostile_arguments_never_prints_a_control_character(argv: list[str]) -> None:
+    code, out, err = _run(argv)
+    assert code in (0, 1, 2)
+    assert "Traceback" not in err
+    from ketamine_guidance._text import UNSAFE
+
+    for stream in (out, err):
+        assert UNSAFE.search(stream.replace("\r\n", "\n")) is None, repr(stream)
+    if code == 2:
+        assert err.count("\n") == 1
+
+
+@given(st.lists(hostile_tokens, max_size=4))
+def test_cli_validate_given_hostile_file_names_answers_in_lines(names: list[str]) -> None:
+    code, _, err = _run(["validate", *names])
+    assert code in (0, 1, 2)
+    assert "Traceback" not in err
+
+
+def _hostile_plan(text: str) -> kg.AftercarePlan:
+    """A plan whose every ruleset text is ``text`` (built by hand, past the loader)."""
+    import attrs
+
+    ruleset = kg.Ruleset.from_dict(_valid())
+    source = kg.Source(title=text, section=text)
+    rules = tuple(attrs.evolve(r, label=text, reason=text, source=source) for r in ruleset.rules)
+    advice = tuple(
+        attrs.evolve(a, title=text, text=text, source=source, actions=(text,))
+        for a in ruleset.advice
+    )
+    ruleset = attrs.evolve(
+        ruleset, title=text, rules=rules, advice=advice, contact=text, reviewed_by=text
+    )
+    return kg.plan_for(kg.Session(ENDED, "America/New_York"), ruleset)
+
+
+@given(hostile_text)
+def test_every_text_output_given_hostile_text_keeps_its_structure(text: str) -> None:
+    import html5lib
+
+    from ketamine_guidance._text import UNSAFE
+
+    plan = _hostile_plan(text)
+    later = dt.datetime(2026, 11, 26, 2, tzinfo=UTC)
+    sheet = kg.render_sheet(plan, now=later)
+    assert UNSAFE.search(sheet) is None
+    markdown = kg.render_sheet(plan, format="markdown", now=later)
+    assert UNSAFE.search(markdown) is None
+    page = kg.render_sheet(plan, format="html", now=later)
+    html5lib.HTMLParser(strict=True).parse(page)
+    assert "<script" not in page.lower() or "<script" not in text.lower()
+    care_plan = kg.to_fhir_careplan(plan, subject="Patient/1", at=later)
+    for note in care_plan.get("note", []):
+        assert UNSAFE.search(note["text"]) is None
+    response = kg.cds_response(plan.decisions_at(later))
+    for card in response["cards"]:
+        assert UNSAFE.search(card["detail"]) is None
+        assert UNSAFE.search(card["summary"]) is None
+    calendar = kg.to_ical(plan).replace(b"\r\n ", b"").split(b"\r\n")
+    lifted = [e for e in plan.timeline() if e.permitted_from_utc is not None]
+    assert calendar.count(b"BEGIN:VEVENT") == len(lifted)
+    assert calendar.count(b"BEGIN:VCALENDAR") == 1
+    assert all(UNSAFE.search(line.decode()) is None for line in calendar)

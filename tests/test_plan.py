@@ -196,9 +196,16 @@ def test_unknown_activity_with_no_close_match_lists_the_known_ones(plan):
         plan.check("zzzzzzzz", NEXT_MORNING)
 
 
-def test_unhashable_activity_is_unknown_not_a_type_error(plan):
-    with pytest.raises(UnknownActivityError):
+def test_an_activity_that_is_not_a_string_is_a_type_error_naming_it(plan):
+    with pytest.raises(
+        TypeError, match=r"^activity must be an activity id \(a string\), not list$"
+    ):
         plan.is_permitted(["driving"], NEXT_MORNING)  # type: ignore[arg-type,unused-ignore]
+    # check(at, "driving"): the arguments swapped
+    with pytest.raises(TypeError, match=r"^activity must be .*, not datetime$"):
+        plan.check(NEXT_MORNING, "driving")  # type: ignore[arg-type,unused-ignore]
+    with pytest.raises(TypeError, match=r"^activity must be .*, not datetime$"):
+        plan.is_permitted(NEXT_MORNING, "driving")  # type: ignore[arg-type,unused-ignore]
 
 
 def test_at_before_the_session_end_is_refused(plan):
@@ -485,7 +492,9 @@ def test_messages_name_the_argument_exactly(plan):
         plan_for(ENDED)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^ruleset must be a Ruleset, not dict$"):
         plan_for(Session(ENDED, "America/New_York"), {})  # type: ignore[arg-type]
-    with pytest.raises(UnknownActivityError, match=r"^unknown activity \"\['driving'\]\""):
+    with pytest.raises(
+        TypeError, match=r"^activity must be an activity id \(a string\), not list$"
+    ):
         plan.check(["driving"], ENDED)
 
 

@@ -1,7 +1,5 @@
-"""``python -m ketamine_guidance``: the command line."""
+"""``python -m ketamine_guidance``: the command line, exactly as the console script runs it."""
 
-import sys
+from ketamine_guidance._cli import main_entry
 
-from ketamine_guidance._cli import main
-
-sys.exit(main())
+main_entry()

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, cast
 
 from ketamine_guidance import __version__
 from ketamine_guidance._engine.course import CoursePlan, plan_for_course
@@ -21,6 +23,7 @@ from ketamine_guidance._engine.diff import diff_rulesets
 from ketamine_guidance._engine.documents import decision_dict, plan_dict
 from ketamine_guidance._engine.plan import AftercarePlan, Decision, TimelineEntry, plan_for
 from ketamine_guidance._engine.session import Session
+from ketamine_guidance._engine.windows import BEYOND_RANGE
 from ketamine_guidance._errors import GuidanceError, RulesetFileError
 from ketamine_guidance._formats.sheet import render_sheet
 from ketamine_guidance._formats.text import format_local
@@ -28,6 +31,7 @@ from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import Immediately, Status, describe_window
 from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset, load_ruleset, ruleset_dict
 from ketamine_guidance._rules.schema import ruleset_schema_text
+from ketamine_guidance._text import UNSAFE, visible
 
 __all__ = ["build_parser", "main"]
 
@@ -273,15 +277,50 @@ def _plan(args: argparse.Namespace) -> AftercarePlan:
     return plan_for(session, _ruleset(args))
 
 
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def _emit_json(document: dict[str, Any], out: TextIO) -> None:
-    json.dump(document, out, indent=2, ensure_ascii=False)
+    # json escapes the C0 controls; DEL, the C1 controls, bidi and zero-width
+    # characters it writes as they are: write those as \u escapes, which mean the same.
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    out.write(UNSAFE.sub(_json_escape, text))
     out.write("\n")
+
+
+class _Visible(io.TextIOBase):
+    """Writes text to ``target`` with every unsafe character shown as an escape.
+
+    Every command writes through one, so nothing in a ruleset or an argument can send a
+    terminal control sequence, a bidi override or a hidden character to the screen
+    (iCalendar's CRLF line ends are kept).
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self.target = target
+
+    def write(self, text: str) -> int:
+        self.target.write("\r\n".join(visible(part) for part in text.split("\r\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _one_line(text: str) -> str:
+    """An error message on one line, with control characters shown as escapes."""
+    return visible(text, keep_newlines=False)
 
 
 def _describe_lift(entry: TimelineEntry, ended_utc: dt.datetime) -> str:
     caution = entry.status_until_lift is Status.PERMITTED_WITH_CAUTION
     if entry.permitted_from is None:
-        return "take care; no end is given" if caution else "not permitted; no end is given"
+        status = "take care" if caution else "not permitted"
+        if entry.lifts_beyond_range:
+            return f"{status}; the end is {BEYOND_RANGE}"
+        return f"{status}; no end is given"
     if entry.permitted_from_utc == ended_utc:
         return "permitted from the end of the session"
     when = format_local(entry.permitted_from)
@@ -308,14 +347,13 @@ def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 def _decision_text(decision: Decision) -> str:
     lift = decision.permitted_from
-    if decision.status is Status.PERMITTED_WITH_CAUTION:
-        when = (
-            "take care; no end is given"
-            if lift is None
-            else f"take care until {format_local(lift)}; after that permitted"
-        )
+    if lift is None:
+        end = f"the end is {BEYOND_RANGE}" if decision.lifts_beyond_range else "no end is given"
+        when = f"take care; {end}" if decision.status is Status.PERMITTED_WITH_CAUTION else end
+    elif decision.status is Status.PERMITTED_WITH_CAUTION:
+        when = f"take care until {format_local(lift)}; after that permitted"
     else:
-        when = "no end is given" if lift is None else f"permitted from {format_local(lift)}"
+        when = f"permitted from {format_local(lift)}"
     return f"{decision.label}: {decision.status.text} ({when}). {decision.reason}\n"
 
 
@@ -452,12 +490,14 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             problems = validate_ruleset(name)
         except RulesetFileError as exc:
             (problem,) = exc.problems
-            args.err.write(f"{PROG}: error: {name}: {problem.message}\n")
+            args.err.write(_one_line(f"{PROG}: error: {name}: {problem.message}") + "\n")
             status = EXIT_BAD_INPUT
             continue
         for problem in problems:
-            out.write(f"{name}: {problem}\n")
-        if problems and status == EXIT_OK:
+            out.write(_one_line(f"{name}: {problem}") + "\n")
+        if not problems:
+            out.write(_one_line(f"ok: {name}") + "\n")
+        elif status == EXIT_OK:
             status = EXIT_PROBLEMS
     return status
 
@@ -483,7 +523,7 @@ def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the command line; return the exit status instead of exiting."""
-    stdout: TextIO = sys.stdout if out is None else out
+    stdout = cast("TextIO", _Visible(sys.stdout if out is None else out))
     stderr: TextIO = sys.stderr if err is None else err
     try:
         # --help and --version print to sys.stdout and then exit: send them to ``out``
@@ -494,10 +534,8 @@ def main(
         return _COMMANDS[args.command](args, stdout)
     except _HelpShownError:
         return EXIT_OK
-    except UsageError as exc:
-        stderr.write(f"{PROG}: error: {exc}\n")
-    except (GuidanceError, ValueError, TypeError, OverflowError) as exc:
-        stderr.write(f"{PROG}: error: {exc}\n")
+    except (UsageError, GuidanceError, ValueError, TypeError, OverflowError) as exc:
+        stderr.write(_one_line(f"{PROG}: error: {exc}") + "\n")
     return EXIT_BAD_INPUT
 
 

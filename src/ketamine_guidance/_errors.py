@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 from attrs import frozen
 
+from ketamine_guidance._text import shorten
+
 __all__ = [
     "BeforeSessionEndError",
     "ExportError",
@@ -85,7 +87,7 @@ class _UnknownIdError(GuidanceError, LookupError):
             hint = f"known: {', '.join(self.known)}"
         else:
             hint = f"the ruleset declares no {self.kind} ids"
-        super().__init__(f"unknown {self.kind} {given!r}; {hint}")
+        super().__init__(f"unknown {self.kind} {shorten(repr(given))}; {hint}")
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message
         return str(self.args[0])

@@ -404,7 +404,7 @@ def lift_times(
     if ended_at is not None or timezone is not None:
         msg = "give sessions, or ended_at and timezone as columns, not both"
         raise TypeError(msg)
-    if isinstance(sessions, Session):
+    if isinstance(sessions, Session | str | bytes):
         msg = "sessions must be an iterable of Sessions; for one session use plan_for"
         raise TypeError(msg)
     try:

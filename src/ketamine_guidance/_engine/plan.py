@@ -10,8 +10,8 @@ from typing import Any, NamedTuple, TypeAlias
 
 from attrs import field, frozen
 
-from ketamine_guidance._engine.session import Session, ensure_aware
-from ketamine_guidance._engine.windows import UTC, lift_instant
+from ketamine_guidance._engine.session import Session, ensure_aware, in_range
+from ketamine_guidance._engine.windows import UTC, lift_instant, never_lifts
 from ketamine_guidance._engine.words import format_local
 from ketamine_guidance._errors import (
     BeforeSessionEndError,
@@ -131,8 +131,8 @@ class Override:
     until_utc: dt.datetime | None = field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        start = self.effective_from.astimezone(UTC)
-        end = None if self.until is None else self.until.astimezone(UTC)
+        start = in_range(self.effective_from, UTC, "effective_from")
+        end = None if self.until is None else in_range(self.until, UTC, "until")
         if end is not None and end <= start:
             msg = (
                 f"until ({self.until.isoformat()}) must be after effective_from "  # type: ignore[union-attr]
@@ -200,6 +200,9 @@ class Decision:
     stays so, in the session's zone (None where the ruleset gives none);
     ``permitted_from_utc`` is the same instant in UTC, safe to store and compare.
     ``at`` is the instant the decision answers for (None for one built by hand).
+    ``lifts_beyond_range`` is True when ``permitted_from`` is None only because the
+    restriction would lift after ``datetime.max``: it is in force for as long as this
+    library can tell, which is not the same as "no end is given".
     """
 
     activity: str
@@ -212,6 +215,7 @@ class Decision:
     override: Override | None = None
     session: Session
     at: dt.datetime | None = field(default=None, eq=False)
+    lifts_beyond_range: bool = False
 
     @property
     def permitted(self) -> bool:
@@ -241,6 +245,9 @@ class TimelineEntry:
     source: Source
     clinician_adjustable: bool
     overrides: tuple[Override, ...] = ()
+    #: True when ``permitted_from`` is None only because the restriction would lift
+    #: after ``datetime.max``, as for a :class:`Decision`.
+    lifts_beyond_range: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """This entry as a ``ketamine-guidance/timeline-entry/v1`` JSON document.
@@ -456,7 +463,14 @@ class AftercarePlan:
             if activity in self._by_activity:
                 track = self._track(activity)
                 overrides = tuple(o for o in self.overrides if o.activity == activity)
-                entry = _entry(rule, tz, track.status_until_lift, track.permitted_from, overrides)
+                entry = _entry(
+                    rule,
+                    tz,
+                    track.status_until_lift,
+                    track.permitted_from,
+                    overrides,
+                    beyond=_beyond_range(track),
+                )
             else:
                 before, since = _unchanged(rule, ended, lift)
                 if since == ended:
@@ -511,8 +525,11 @@ class AftercarePlan:
 
     # Advice
 
-    def advice(self, category: AdviceCategory | None = None) -> tuple[Advice, ...]:
+    def advice(self, category: AdviceCategory | str | None = None) -> tuple[Advice, ...]:
         """The ruleset's advice in file order, or only that of ``category``.
+
+        ``category`` is an :class:`~ketamine_guidance.AdviceCategory` or its value, as
+        ``"integration"``.
 
         .. versionadded:: 0.1.0
         """
@@ -567,7 +584,7 @@ class AftercarePlan:
         """``at`` checked and in UTC: one conversion, so later comparisons are cheap."""
         given = at
         if at.__class__ is not dt.datetime or at.tzinfo is not UTC:
-            at = ensure_aware(at, "at").astimezone(UTC)
+            at = in_range(ensure_aware(at, "at"), self.session.timezone, "at")
         if at < self.session.ended_at_utc:
             msg = (
                 f"at ({given.isoformat()}) is before the session ended "
@@ -606,6 +623,7 @@ class AftercarePlan:
             "source": rule.source,
             "override": override,
             "session": self.session,
+            "lifts_beyond_range": _beyond_range(track),
         }
 
 
@@ -647,13 +665,26 @@ def override_reason(override: Override, session: Session) -> str:
 _NEVER = dt.datetime.max.replace(tzinfo=UTC)
 
 
-def _entry(
+def _beyond_range(track: Track) -> bool:
+    """Whether the track is never permitted only because its lift is after datetime.max."""
+    return (
+        track.permitted_from is None
+        and track.segments[-1].override is None
+        and not never_lifts(track.rule.until)
+    )
+
+
+def _entry(  # noqa: PLR0913  (beyond is keyword-only, named at the call)
     rule: Rule,
     tz: dt.tzinfo,
     before: Status,
     since: dt.datetime | None,
     overrides: tuple[Override, ...],
+    *,
+    beyond: bool | None = None,
 ) -> TimelineEntry:
+    if beyond is None:  # no overrides: only the rule's own window decides
+        beyond = since is None and not never_lifts(rule.until)
     return TimelineEntry(
         activity=rule.activity,
         label=rule.label,
@@ -664,6 +695,7 @@ def _entry(
         source=rule.source,
         clinician_adjustable=rule.clinician_adjustable,
         overrides=overrides,
+        lifts_beyond_range=beyond,
     )
 
 

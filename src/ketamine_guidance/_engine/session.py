@@ -10,15 +10,18 @@ from attrs import field, frozen
 
 from ketamine_guidance._engine.windows import UTC
 from ketamine_guidance._errors import (
+    GuidanceError,
     MissingTimezoneError,
     NaiveDatetimeError,
     UnknownTimezoneError,
 )
+from ketamine_guidance._text import shorten
 
 __all__ = [
     "Session",
     "ensure_aware",
     "fixed_offset_name",
+    "in_range",
     "region_zone",
     "resolve_timezone",
     "zone_name",
@@ -77,13 +80,17 @@ def _zone(name: str) -> dt.tzinfo:
     # Only the names the tz database lists: zoneinfo also opens files such as
     # "right/America/New_York" (leap seconds) and reads them wrongly.
     if name not in _available():
-        msg = f"unknown time zone {name!r}: give an IANA name such as 'America/New_York'"
+        msg = (
+            f"unknown time zone {shorten(repr(name))}: give an IANA name such as 'America/New_York'"
+        )
         raise UnknownTimezoneError(msg)
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # pragma: no cover
         # Listed but unreadable (a damaged tz database): still refused clearly.
-        msg = f"unknown time zone {name!r}: give an IANA name such as 'America/New_York'"
+        msg = (
+            f"unknown time zone {shorten(repr(name))}: give an IANA name such as 'America/New_York'"
+        )
         raise UnknownTimezoneError(msg) from None
 
 
@@ -110,21 +117,50 @@ def resolve_timezone(value: object) -> dt.tzinfo:
             return _zone(name)
     elif name is not None:
         return _zone(name)
-    if value.__hash__ is None:  # an unhashable tzinfo (dateutil's tzfile): check it every time
-        return _check_zone(value)
     return _checked_zone(value)
 
 
 def _check_zone(value: dt.tzinfo) -> dt.tzinfo:
-    probe = dt.datetime(2000, 1, 1, tzinfo=UTC).astimezone(value)
-    if probe.utcoffset() is None:
-        msg = f"time zone {value!r} gives no UTC offset"
+    try:
+        probe = dt.datetime(2000, 1, 1, tzinfo=UTC).astimezone(value)
+        offset = probe.utcoffset()
+    except (ValueError, TypeError, OverflowError):  # fromutc: utcoffset() or dst() is None
+        offset = None
+    if offset is None:
+        msg = f"time zone {shorten(repr(value))} gives no UTC offset"
         raise UnknownTimezoneError(msg)
     return value
 
 
-# A batch makes many sessions in a few zones: check each zone object once.
-_checked_zone = functools.lru_cache(maxsize=1024)(_check_zone)
+# A batch makes many sessions in a few zones: check each zone object once.  The cache
+# is keyed on the object itself, not on equality: timezone(+1, "BST") equals
+# timezone(+1, "CET"), and a session keeps the one it was given.
+_CHECKED: dict[int, dt.tzinfo] = {}
+_CHECKED_MAX = 1024
+
+
+def _checked_zone(value: dt.tzinfo) -> dt.tzinfo:
+    if _CHECKED.get(id(value)) is not value:
+        _check_zone(value)
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[id(value)] = value  # holds the object, so its id is not reused
+    return value
+
+
+def in_range(moment: dt.datetime, zone: dt.tzinfo, what: str) -> dt.datetime:
+    """``moment`` in UTC, checked to have a reading in UTC and in ``zone``."""
+    try:
+        utc = moment.astimezone(UTC)
+        if utc.year in (dt.MINYEAR, dt.MAXYEAR):  # offsets are under a day: only these
+            utc.astimezone(zone)
+    except OverflowError:
+        msg = (
+            f"{what} ({moment.isoformat()}) is too close to the first or last date a "
+            "datetime can hold: it has no reading in UTC or in the patient's time zone"
+        )
+        raise GuidanceError(msg) from None
+    return utc
 
 
 def zone_name(tz: dt.tzinfo) -> str | None:
@@ -209,7 +245,7 @@ class Session:
         zone = resolve_timezone(timezone)
         # attrs writes __attrs_init__ for a class with init=False; pyright cannot see it.
         self.__attrs_init__(  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
-            ended_at, zone, ended_at.astimezone(UTC)
+            ended_at, zone, in_range(ended_at, zone, "ended_at")
         )
 
     @property

@@ -29,7 +29,19 @@ from ketamine_guidance._rules.model import (
     Window,
 )
 
-__all__ = ["UTC", "latest_instant", "lift_instant", "wall_instants", "wall_reading"]
+__all__ = [
+    "UTC",
+    "BEYOND_RANGE",
+    "latest_instant",
+    "lift_instant",
+    "never_lifts",
+    "wall_instants",
+    "wall_reading",
+]
+
+#: What the plan says of a restriction that would lift after the last datetime Python
+#: can represent (``datetime.max``): it is in force for as long as this library can tell.
+BEYOND_RANGE = "beyond the dates this library can represent"
 
 UTC = dt.timezone.utc
 
@@ -105,9 +117,23 @@ def lift_instant(
     """
     try:
         lifted = _lift(window, ended, local_day, tz, next_day_begins)
+        if lifted is not None and lifted.year == dt.MAXYEAR:
+            lifted.astimezone(tz)  # its local reading must exist too (east of UTC)
     except OverflowError:
         return None
     return None if lifted is None else max(lifted, ended)
+
+
+def never_lifts(window: Window) -> bool:
+    """Whether ``window`` never lifts by itself (``never``, or a ``latest_of`` with one).
+
+    :func:`lift_instant` gives None for these and for a window that would lift beyond
+    ``datetime.max``; this tells the two apart, so the second is reported as
+    :data:`BEYOND_RANGE`, not as "no end is given".
+    """
+    if isinstance(window, LatestOf):
+        return any(never_lifts(w) for w in window.windows)
+    return isinstance(window, Never)
 
 
 def _lift(

@@ -8,14 +8,16 @@ restriction lifts, in the patient's local time.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ketamine_guidance._engine.plan import Decision
+from ketamine_guidance._engine.windows import BEYOND_RANGE
 from ketamine_guidance._errors import ExportError
 from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM
+from ketamine_guidance._formats.escape import markdown as _md
 from ketamine_guidance._formats.text import format_local
 from ketamine_guidance._rules.model import Status
+from ketamine_guidance._text import visible
 
 __all__ = ["MAX_SUMMARY", "card"]
 
@@ -23,16 +25,10 @@ __all__ = ["MAX_SUMMARY", "card"]
 MAX_SUMMARY = 139
 
 _INDICATORS = {Status.NOT_PERMITTED: "warning", Status.PERMITTED_WITH_CAUTION: "info"}
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#|])")
-
-
-def _md(text: str) -> str:
-    """Text from a ruleset, escaped so Markdown shows it as written."""
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _summary(decision: Decision) -> str:
-    label, status = decision.label, decision.status.text
+    label, status = visible(decision.label, keep_newlines=False), decision.status.text
     until = (
         "" if decision.permitted_from is None else f" until {format_local(decision.permitted_from)}"
     )
@@ -55,7 +51,9 @@ def _detail(decision: Decision) -> str:
         _md(decision.reason),
         "",
     ]
-    if decision.permitted_from is None:
+    if decision.permitted_from is None and decision.lifts_beyond_range:
+        lines.append(f"The end is {BEYOND_RANGE}: treat it as in force.")
+    elif decision.permitted_from is None:
         lines.append("No end is given: only a clinician can lift this restriction.")
     else:
         lines.append(f"Permitted from **{format_local(decision.permitted_from)}**{zone}.")
@@ -69,7 +67,10 @@ def card(decision: Decision, *, source_label: str) -> dict[str, Any] | None:
     if not isinstance(decision, Decision):
         msg = f"decision must be a Decision, not {type(decision).__name__}"
         raise TypeError(msg)
-    if not isinstance(source_label, str) or not source_label.strip():
+    if not isinstance(source_label, str):
+        msg = f"source_label must be a string, not {type(source_label).__name__}"
+        raise TypeError(msg)
+    if not source_label.strip():
         msg = f"source_label must be a non-empty string, not {source_label!r}"
         raise ExportError(msg)
     indicator = _INDICATORS.get(decision.status)

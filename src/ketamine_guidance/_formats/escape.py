@@ -40,7 +40,7 @@ def markdown(text: str) -> str:
     >>> print(markdown("    ---"))
     \\-\\-\\-
     """
-    lines = visible(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = visible(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
     return "\n".join(
         _PUNCTUATION.sub(r"\\\1", _SPACE_RUNS.sub(" ", line).strip()) for line in lines
     )
@@ -53,7 +53,7 @@ def ical_text(text: str) -> str:
     >>> print(ical_text("a;b,c\\\\d\\nnext"))
     a\\;b\\,c\\\\d\\nnext
     """
-    shown = visible(text).replace("\r\n", "\n").replace("\r", "\n")
+    shown = visible(text.replace("\r\n", "\n").replace("\r", "\n"))
     return shown.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 

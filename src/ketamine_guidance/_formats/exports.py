@@ -91,7 +91,15 @@ def cds_response(
     """
     from ketamine_guidance._formats.cds import card
 
-    ranked = sorted(decisions, key=lambda d: -d.status.restrictiveness)
+    if isinstance(decisions, str | bytes | Decision) or not isinstance(decisions, Iterable):
+        msg = f"decisions must be an iterable of Decision, not {type(decisions).__name__}"
+        raise TypeError(msg)
+    listed = list(decisions)
+    for i, d in enumerate(listed):
+        if not isinstance(d, Decision):
+            msg = f"decisions[{i}] must be a Decision, not {type(d).__name__}"
+            raise TypeError(msg)
+    ranked = sorted(listed, key=lambda d: -d.status.restrictiveness)
     cards = [card(d, source_label=source_label) for d in ranked]
     return {"cards": [c for c in cards if c is not None]}
 

@@ -23,7 +23,9 @@ from ketamine_guidance._engine.documents import iso
 from ketamine_guidance._engine.plan import AftercarePlan, Override, TimelineEntry
 from ketamine_guidance._errors import ExportError
 from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM, RESTRICTION_EXTENSION
+from ketamine_guidance._formats.escape import markdown
 from ketamine_guidance._rules.model import Advice, Status
+from ketamine_guidance._text import shorten
 
 __all__ = ["TZ_CODE_EXTENSION", "careplan"]
 
@@ -31,17 +33,21 @@ __all__ = ["TZ_CODE_EXTENSION", "careplan"]
 TZ_CODE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/tz-code"
 
 # A relative (Patient/123), absolute (https://...) or urn:uuid: reference, as FHIR's
-# Reference.reference allows; no white space.
+# Reference.reference allows; no white space.  The part before the first colon has no
+# colon, so a failed match is linear in the length (``\S+:\S+`` was quadratic).
 _REFERENCE = re.compile(
-    r"[A-Za-z][A-Za-z0-9]*/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]+)?|\S+:\S+"
+    r"[A-Za-z][A-Za-z0-9]*/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]+)?|[^\s:]+:\S+"
 )
 
 
 def _subject(subject: object) -> str:
-    if not isinstance(subject, str) or not _REFERENCE.fullmatch(subject):
+    if not isinstance(subject, str):
+        msg = f"subject must be a string (a FHIR reference), not {type(subject).__name__}"
+        raise TypeError(msg)
+    if not _REFERENCE.fullmatch(subject):
         msg = (
             f"subject must be a FHIR reference such as 'Patient/123' or 'urn:uuid:...', "
-            f"not {subject!r}"
+            f"not {shorten(repr(subject))}"
         )
         raise ExportError(msg)
     return subject
@@ -101,10 +107,13 @@ def _activity(
 
 
 def _note(advice: Advice) -> dict[str, Any]:
-    lines = [f"**{advice.title}**", "", advice.text]
+    # Annotation.text is FHIR markdown: every ruleset text is escaped, so it shows as
+    # written and can never add a link, an image or raw HTML.
+    lines = [f"**{markdown(advice.title)}**", "", markdown(advice.text)]
     if advice.actions:
-        lines += ["", *(f"- {a}" for a in advice.actions)]
-    lines += ["", f"Source: {advice.source.title}, section {advice.source.section}."]
+        lines += ["", *(f"- {markdown(a)}" for a in advice.actions)]
+    source = advice.source
+    lines += ["", f"Source: {markdown(source.title)}, section {markdown(source.section)}."]
     return {"text": "\n".join(lines)}
 
 

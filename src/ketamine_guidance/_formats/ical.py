@@ -21,6 +21,7 @@ from ketamine_guidance._engine.plan import AftercarePlan, TimelineEntry
 from ketamine_guidance._engine.session import ensure_aware
 from ketamine_guidance._engine.windows import UTC, wall_instants, wall_reading
 from ketamine_guidance._errors import MissingExtraError
+from ketamine_guidance._formats.escape import ical_text
 from ketamine_guidance._rules.model import Status
 
 __all__ = ["calendar_bytes"]
@@ -37,6 +38,18 @@ def _summary(entry: TimelineEntry) -> str:
     if entry.status_until_lift is Status.NOT_PERMITTED:
         return f"{entry.label} is permitted again"
     return f"{entry.label}: no more need for extra care"
+
+
+def _text(value: str) -> object:
+    """A TEXT value escaped here (RFC 5545 section 3.3.11), written by icalendar as it is.
+
+    icalendar's own escaping is not relied on: it refuses a newline in some properties
+    only with an ``assert``, which ``python -O`` removes, so a crafted title could then
+    start a forged event.
+    """
+    from icalendar.prop import vInline
+
+    return vInline(ical_text(value))
 
 
 def calendar_bytes(plan: AftercarePlan, *, stamp: dt.datetime | None) -> bytes:
@@ -61,7 +74,7 @@ def calendar_bytes(plan: AftercarePlan, *, stamp: dt.datetime | None) -> bytes:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", plan.ruleset.title)
+    calendar.add("x-wr-calname", _text(plan.ruleset.title))
     ended = f"{session.ended_at_utc:%Y%m%dT%H%M%SZ}"
     for entry in plan.timeline():
         lift = entry.permitted_from_utc
@@ -73,16 +86,18 @@ def calendar_bytes(plan: AftercarePlan, *, stamp: dt.datetime | None) -> bytes:
         event.add("uid", f"{entry.activity}-{ended}@ketamine-guidance")
         event.add("dtstamp", stamp_utc.astimezone(UTC))
         event.add("dtstart", start)
-        event.add("summary", summary)
+        event.add("summary", _text(summary))
         event.add(
             "description",
-            f"{entry.reason}\n\nSource: {entry.source.title}, section {entry.source.section}.",
+            _text(
+                f"{entry.reason}\n\nSource: {entry.source.title}, section {entry.source.section}."
+            ),
         )
         event.add("transp", "TRANSPARENT")
         alarm = ical.Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("trigger", dt.timedelta(0))
-        alarm.add("description", summary)
+        alarm.add("description", _text(summary))
         event.add_component(alarm)
         calendar.add_component(event)
     if zone is not None:

@@ -39,7 +39,7 @@ from ketamine_guidance._formats.text import (
 )
 from ketamine_guidance._rules.model import Advice, AdviceCategory, Rule, Status, Translation
 from ketamine_guidance._rules.ruleset import Ruleset
-from ketamine_guidance._text import visible
+from ketamine_guidance._text import shorten, visible
 
 __all__ = ["SheetFormat", "render_sheet"]
 
@@ -76,6 +76,10 @@ _NOTHING_NOW = N_("Nothing on this sheet is limited right now.")
 _NOT_YET = N_("Not allowed yet")
 _NOT_BEFORE = N_("Not before {time}.")
 _NO_END = N_("No end is given.")
+_BEYOND = N_(
+    "Not allowed for as long as this sheet can tell: "
+    "the end is beyond the dates this library can represent."
+)
 _CAREFUL = N_("Take care with")
 _CARE_UNTIL = N_("Take care until {time}; after that it is allowed.")
 _CARE_NO_END = N_("Take care. There is no end date.")
@@ -184,22 +188,7 @@ def render_sheet(  # noqa: PLR0913  (the options after * are keyword-only, each 
     else:
         msg = f"plan must be an AftercarePlan or a CoursePlan, not {type(plan).__name__}"
         raise TypeError(msg)
-    if format not in _FORMATS:
-        msg = f"unknown sheet format {format!r} (known: {', '.join(_FORMATS)})"
-        raise GuidanceError(msg)
-    if patient is not None and (not isinstance(patient, str) or not patient.strip()):
-        msg = f"patient must be a name or identifier line, not {patient!r}"
-        raise GuidanceError(msg)
-    if printed_at is not None:
-        printed_at = ensure_aware(printed_at, "printed_at")
-    if now is not None:
-        now = ensure_aware(now, "now")
-        if now < session.ended_at_utc:
-            msg = (
-                f"now ({now.isoformat()}) is before the session ended "
-                f"({session.ended_at_local.isoformat()})"
-            )
-            raise BeforeSessionEndError(msg)
+    now, printed_at = _checked_options(format, patient, now, printed_at, session)
     clock = _Clock.for_locale("en" if locale is None else locale, session.timezone)
     sheet = _Sheet(plan, session, clock, number, count)
     if plan.ruleset.contact is None:
@@ -224,6 +213,36 @@ def render_sheet(  # noqa: PLR0913  (the options after * are keyword-only, each 
         writer = _HtmlWriter(sheet.title, clock.lang, page, running)
     sheet.compose(writer, now=now, patient=patient, printed_at=printed_at)
     return writer.finish()
+
+
+def _checked_options(
+    format: object,  # noqa: A002  (render_sheet's own name for it)
+    patient: object,
+    now: dt.datetime | None,
+    printed_at: dt.datetime | None,
+    session: Session,
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``render_sheet``'s options checked, with ``now`` and ``printed_at`` aware."""
+    if not isinstance(format, str):
+        msg = f"format must be a string (one of {', '.join(_FORMATS)}), not {type(format).__name__}"
+        raise TypeError(msg)
+    if format not in _FORMATS:
+        msg = f"unknown sheet format {format!r} (known: {', '.join(_FORMATS)})"
+        raise GuidanceError(msg)
+    if patient is not None and (not isinstance(patient, str) or not patient.strip()):
+        msg = f"patient must be a name or identifier line, not {shorten(repr(patient))}"
+        raise GuidanceError(msg)
+    if printed_at is not None:
+        printed_at = ensure_aware(printed_at, "printed_at")
+    if now is not None:
+        now = ensure_aware(now, "now")
+        if now < session.ended_at_utc:
+            msg = (
+                f"now ({now.isoformat()}) is before the session ended "
+                f"({session.ended_at_local.isoformat()})"
+            )
+            raise BeforeSessionEndError(msg)
+    return now, printed_at
 
 
 # Dates, times and the sheet's own words in the patient's locale
@@ -563,11 +582,10 @@ class _Sheet:
             label = self.label(d.activity)
             lift = d.permitted_from_utc
             if d.status is Status.NOT_PERMITTED:
-                head = (
-                    c.rich(_NOW_NOT_EVER)
-                    if lift is None
-                    else c.rich(_NOW_NOT_UNTIL, time=c.when(lift))
-                )
+                if lift is not None:
+                    head = c.rich(_NOW_NOT_UNTIL, time=c.when(lift))
+                else:
+                    head = c.rich(_BEYOND if d.lifts_beyond_range else _NOW_NOT_EVER)
                 not_yet.append(_Item(label, head, ()))
             elif d.status is Status.PERMITTED_WITH_CAUTION:
                 head = (
@@ -601,7 +619,10 @@ class _Sheet:
             if lift is not None and lift <= ended:  # a course's can be an earlier session's end
                 fine.append(_Item(label, (), notes))
             elif _restricts(entry):
-                head = c.rich(_NO_END) if lift is None else c.rich(_NOT_BEFORE, time=c.when(lift))
+                if lift is not None:
+                    head = c.rich(_NOT_BEFORE, time=c.when(lift))
+                else:
+                    head = c.rich(_BEYOND if entry.lifts_beyond_range else _NO_END)
                 not_yet.append(_Item(label, head, notes))
             else:
                 head = (
@@ -781,8 +802,9 @@ class _Recorder(_Writer):
 
 
 def _clean(text: str) -> str:
-    """Whitespace collapsed: a ruleset's line breaks never change the sheet's layout."""
-    return " ".join(text.split())
+    """Unsafe characters shown as escapes (:func:`~ketamine_guidance._text.visible`),
+    then whitespace collapsed: a ruleset's line breaks never change the sheet's layout."""
+    return " ".join(visible(text).split())
 
 
 def _plain(text: Rich) -> str:

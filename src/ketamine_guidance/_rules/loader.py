@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -38,6 +39,7 @@ from ketamine_guidance._rules.model import (
     Translation,
     Window,
 )
+from ketamine_guidance._text import UNSAFE, shorten
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -72,6 +74,10 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_HOURS = 24 * 366 * 10  # ten years: anything longer is a typing mistake, not a window
 MAX_DAYS = 366 * 10
 MAX_EXTENDS_DEPTH = 8  # a chain of bases deeper than this is a mistake, not a design
+MAX_DEPTH = 32  # tables and lists inside each other: a ruleset needs about 8
+MAX_ITEMS = 200_000  # values in all (a 1 MiB file holds fewer); bounds the work on shared data
+MAX_TEXT = 10_000  # characters in one text field: a long paragraph of advice is 1,000
+_BASE_SUFFIXES = (".toml", ".json")
 
 # Only YYYY-MM-DD: from Python 3.11 on, date.fromisoformat also takes forms such as
 # "20260115" and "2026-W03-4", which 3.10 and the JSON Schema refuse.
@@ -143,7 +149,7 @@ class _Reader:
         before = len(self.problems)
         for key in table:
             if key not in parsers:
-                name = key if isinstance(key, str) else repr(key)
+                name = shorten(key, 40) if isinstance(key, str) else _shown(key, 40)
                 self.fail(_join(path, name), f"unknown key (allowed: {', '.join(parsers)})")
         fields: dict[str, Any] = {}
         for key, parse in parsers.items():
@@ -164,13 +170,24 @@ class _Reader:
             raise self.fail(path, f"must be a string, not {_kind(value)}")
         if not value.strip():
             raise self.fail(path, "must not be empty")
+        if len(value) > MAX_TEXT:
+            raise self.fail(path, f"is {len(value)} characters long; the limit is {MAX_TEXT}")
+        unsafe = UNSAFE.search(value)
+        if unsafe is not None:
+            raise self.fail(
+                path,
+                f"holds the invisible or control character {_shown(unsafe.group())} at "
+                f"position {unsafe.start()} (terminal controls, bidi controls and zero-width "
+                "characters can hide or reorder what a reader sees)",
+            )
         return value
 
     def ident(self, value: object, path: str) -> str:
         text = self.text(value, path)
         if not _ID.fullmatch(text):
             raise self.fail(
-                path, f"{text!r} is not an id (lower-case letters, digits and _; a letter first)"
+                path,
+                f"{_shown(text)} is not an id (lower-case letters, digits and _; a letter first)",
             )
         return text
 
@@ -181,7 +198,7 @@ class _Reader:
 
     def hhmm(self, value: object, path: str) -> dt.time:
         if not isinstance(value, str) or not _HHMM.fullmatch(value):
-            raise self.fail(path, f"must be a time as HH:MM (00:00 to 23:59), not {value!r}")
+            raise self.fail(path, f"must be a time as HH:MM (00:00 to 23:59), not {_shown(value)}")
         return dt.time(int(value[:2]), int(value[3:]))
 
     def date(self, value: object, path: str) -> dt.date:
@@ -190,7 +207,7 @@ class _Reader:
         if isinstance(value, str) and _DATE.fullmatch(value):
             with contextlib.suppress(ValueError):
                 return dt.date.fromisoformat(value)
-        raise self.fail(path, f"must be a date as YYYY-MM-DD, not {value!r}")
+        raise self.fail(path, f"must be a date as YYYY-MM-DD, not {_shown(value)}")
 
     def listing(
         self, value: object, path: str, parse: Callable[[object, str], T], what: str
@@ -214,10 +231,11 @@ class _Reader:
     def _number(self, value: object, path: str, what: str, limit: int) -> int | float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(path, f"must be {what}, not {_kind(value)}")
-        if not math.isfinite(value) or value <= 0:
-            raise self.fail(path, f"must be {what}, not {value!r}")
+        # Compare before anything converts: math.isfinite(10**400) raises OverflowError.
+        if (isinstance(value, float) and not math.isfinite(value)) or value <= 0:
+            raise self.fail(path, f"must be {what}, not {_shown(value)}")
         if value > limit:
-            raise self.fail(path, f"must be at most {limit}, not {value!r}")
+            raise self.fail(path, f"must be at most {limit}, not {_shown(value)}")
         return value
 
     def hours(self, value: object, path: str) -> int | float:
@@ -240,7 +258,7 @@ class _Reader:
             if value in _SIMPLE_WINDOWS:
                 return _SIMPLE_WINDOWS[value]
             names = ", ".join(_SIMPLE_WINDOWS)
-            raise self.fail(path, f"unknown window {value!r} (known: {names}, or a table)")
+            raise self.fail(path, f"unknown window {_shown(value)} (known: {names}, or a table)")
         if isinstance(value, Mapping):
             value = cast("Mapping[object, object]", value)
             if "hours" in value:
@@ -270,14 +288,14 @@ class _Reader:
     def status(self, value: object, path: str) -> Status:
         if isinstance(value, str) and value in _RESTRICTED:
             return _RESTRICTED[value]
-        raise self.fail(path, f"must be one of {', '.join(_RESTRICTED)}, not {value!r}")
+        raise self.fail(path, f"must be one of {', '.join(_RESTRICTED)}, not {_shown(value)}")
 
     def category(self, value: object, path: str) -> AdviceCategory:
         for category in AdviceCategory:
             if value == category.value:
                 return category
         names = ", ".join(c.value for c in AdviceCategory)
-        raise self.fail(path, f"must be one of {names}, not {value!r}")
+        raise self.fail(path, f"must be one of {names}, not {_shown(value)}")
 
     def rule(self, value: object, path: str) -> Rule:
         parsers = {
@@ -400,7 +418,8 @@ class _Reader:
             ident = getattr(item, key)
             if ident in seen:
                 self.fail(
-                    f"{path}[{i}].{key}", f"duplicate {ident!r} (first at {path}[{seen[ident]}])"
+                    f"{path}[{i}].{key}",
+                    f"duplicate {_shown(ident)} (first at {path}[{seen[ident]}])",
                 )
             seen.setdefault(ident, i)
         if len(seen) != len(items):
@@ -422,40 +441,87 @@ class _Reader:
         name = self.text(value, path)
         if name == "default":
             return default_fields()
+        shown = _shown(name)
         if self.base_dir is None:
             raise self.fail(
                 path,
-                f"cannot extend {name!r}: a ruleset given as data may only extend 'default' "
+                f"cannot extend {shown}: a ruleset given as data may only extend 'default' "
                 "(load the file with load_ruleset to extend another file)",
             )
-        target = (self.base_dir / name).resolve()
+        target = self._base_path(name, path)
         if target in self.chain:
             names = " -> ".join(p.name for p in (*self.chain, target))
-            raise self.fail(path, f"extends itself: {names}")
+            raise self.fail(path, f"extends itself: {shorten(names, 200)}")
         if len(self.chain) > MAX_EXTENDS_DEPTH:
             raise self.fail(path, f"more than {MAX_EXTENDS_DEPTH} levels of extends")
         try:
             data = read_ruleset_data(target)
             return ruleset_fields(data, source=name, _origin=(*self.chain, target))
-        except RulesetError as exc:
+        except RulesetFileError as exc:
+            # Why the file cannot be read (missing, not a regular file): never its content.
             for problem in exc.problems:
-                where = f"{problem.path}: " if problem.path else ""
-                self.fail(path, f"base {name!r}: {where}{problem.message}")
+                self.fail(path, f"base {shown}: {problem.message}")
             raise _InvalidFieldError from None
+        except RulesetError as exc:
+            # The base's own problems would quote its content (values, key names): a
+            # base may be any file the process can read, so say only how many there are.
+            # Problems of the chain itself (too deep, a cycle, a base further down that
+            # cannot be read) are the loader's own words: those are passed on.
+            chained = [p for p in exc.problems if _is_chain_problem(p)]
+            for problem in chained:
+                self.fail(path, f"base {shown}: {problem.message}")
+            count = len(exc.problems) - len(chained)
+            if not count:
+                raise _InvalidFieldError from None
+            raise self.fail(
+                path,
+                f"base {shown} is not a valid ruleset ({count} problem"
+                f"{'' if count == 1 else 's'}; run 'ketamine-guidance validate' on it to see "
+                f"{'it' if count == 1 else 'them'})",
+            ) from None
+
+    def _base_path(self, name: str, path: str) -> Path:
+        """The resolved file an ``extends`` path names: relative, ``.toml`` or ``.json``."""
+        from pathlib import PurePosixPath, PureWindowsPath
+
+        assert self.base_dir is not None  # noqa: S101  (base() checked it)
+        shown = _shown(name)
+        if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute():
+            raise self.fail(
+                path,
+                f"cannot extend {shown}: give a path relative to this file, not an absolute one",
+            )
+        if not name.lower().endswith(_BASE_SUFFIXES):
+            raise self.fail(
+                path, f"cannot extend {shown}: a base must be a .toml or .json ruleset file"
+            )
+        try:
+            return (self.base_dir / name).resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before 3.13)
+            raise self.fail(
+                path, f"cannot extend {shown}: its path is a loop of symbolic links"
+            ) from None
 
     def _merge(self, base: Fields, fields: Fields, remove: tuple[str, ...], key: str) -> None:
-        """Put the base's items, less those removed, with this file's replacing and added."""
+        """Put the base's items, less those removed, with this file's replacing and added.
+
+        Where this file's own items failed (None), only the removals are checked, so
+        their problems are listed in the same pass.
+        """
         attr = "activity" if key == "rules" else "id"
         remove_key = "remove" if key == "rules" else "remove_advice"
-        own = {getattr(item, attr): item for item in fields[key]}
+        given = fields[key]
+        own = {} if given is None else {getattr(item, attr): item for item in given}
         inherited = {getattr(item, attr): item for item in base[key]}
         for i, ident in enumerate(remove):
             where = f"{remove_key}[{i}]"
             if ident not in inherited:
-                known = ", ".join(inherited) or "none"
-                self.fail(where, f"{ident!r} is not in the base ruleset (it has: {known})")
+                known = shorten(", ".join(inherited) or "none", 400)
+                self.fail(where, f"{_shown(ident)} is not in the base ruleset (it has: {known})")
             elif ident in own:
-                self.fail(where, f"{ident!r} is removed and also given in {key}; keep one")
+                self.fail(where, f"{_shown(ident)} is removed and also given in {key}; keep one")
+        if given is None:
+            return
         merged = {k: own.get(k, v) for k, v in inherited.items() if k not in remove}
         merged.update(own)
         if key == "rules" and not merged:
@@ -468,7 +534,7 @@ class _Reader:
     def schema(self, value: object, path: str) -> str:
         # Ruleset documents (Ruleset.to_dict) are tagged; a file may carry the tag too.
         if value != RULESET_SCHEMA:
-            raise self.fail(path, f"must be {RULESET_SCHEMA!r}, not {value!r}")
+            raise self.fail(path, f"must be {RULESET_SCHEMA!r}, not {_shown(value)}")
         return RULESET_SCHEMA
 
     def ruleset(self, value: object, path: str) -> Fields:
@@ -539,7 +605,7 @@ class _Reader:
             # the next morning, the contact, the emergency line and the language are
             # inherited unless this file sets them.
             for key, remove_key in (("rules", "remove"), ("advice", "remove_advice")):
-                if fields[key] is not None and removals[remove_key] is not None:
+                if removals[remove_key] is not None:
                     self._merge(base, fields, removals[remove_key], key)
             for key in ("next_day_begins", "contact", "emergency", "language"):
                 if fields[key] is None:
@@ -555,6 +621,20 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+_CHAIN_PROBLEMS = ("more than ", "extends itself", "base ")
+
+
+def _is_chain_problem(problem: RulesetProblem) -> bool:
+    return problem.path == "extends" and problem.message.startswith(_CHAIN_PROBLEMS)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """``value`` as a message shows it: its repr, cut to about ``limit`` characters."""
+    import reprlib
+
+    return shorten(repr(value) if isinstance(value, str) else reprlib.repr(value), limit)
+
+
 def _kind(value: object) -> str:
     names = {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}
     for cls, name in names.items():
@@ -565,6 +645,82 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
+class _JSONObject(dict[str, object]):
+    """A JSON object, with the keys it gave more than once (json keeps the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, object]]) -> _JSONObject:
+    made = _JSONObject(pairs)
+    if len(made) != len(pairs):
+        counts: dict[str, int] = {}
+        for key, _ in pairs:
+            counts[key] = counts.get(key, 0) + 1
+        made.duplicates = tuple(k for k, n in counts.items() if n > 1)
+    return made
+
+
+# A value met while walking raw data: the value, the node it sits in, its key or index
+# there, and its depth.  Paths are spelt out only for a problem, so the walk stays cheap.
+_Node: TypeAlias = "tuple[object, _Node | None, object, int]"
+
+
+def _node_path(node: _Node) -> str:
+    steps: list[tuple[bool, object]] = []  # (in a table, key or index), innermost first
+    current = node
+    while current[1] is not None:
+        parent = current[1]
+        steps.append((isinstance(parent[0], Mapping), current[2]))
+        current = parent
+    path = ""
+    for in_table, key in reversed(steps):
+        if not in_table:
+            path = f"{path}[{key}]"
+        else:
+            path = _join(path, shorten(key, 40) if isinstance(key, str) else _shown(key, 40))
+    return path
+
+
+def _shape_problems(data: object) -> tuple[list[RulesetProblem], bool]:
+    """Problems in the shape of raw data, found without recursion: tables and lists
+    nested deeper than ``MAX_DEPTH``, more than ``MAX_ITEMS`` values, and keys given
+    twice in a JSON object.  The flag says whether the data is unsafe to walk.
+
+    Shared or circular data (from a caller's mapping) is walked as the tree it reads
+    as, so a loop is too deep and a heavily shared structure too large.
+    """
+    problems: list[RulesetProblem] = []
+    stack: list[_Node] = [(data, None, None, 0)]
+    count = 1
+    while stack:
+        node = stack.pop()
+        value, _, _, depth = node
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth >= MAX_DEPTH:
+            message = f"is nested more than {MAX_DEPTH} tables and lists deep"
+            return [RulesetProblem(_node_path(node), message)], True
+        container = cast("Mapping[object, object] | list[object]", value)
+        count += len(container)
+        if count > MAX_ITEMS:
+            return [RulesetProblem("", f"holds more than {MAX_ITEMS} values, the limit")], True
+        if isinstance(container, Mapping):
+            if isinstance(container, _JSONObject):
+                for key in container.duplicates:
+                    problems.append(
+                        RulesetProblem(
+                            _join(_node_path(node), shorten(key, 40)),
+                            "is given more than once in this table (only one value may be given)",
+                        )
+                    )
+            children = [(v, node, k, depth + 1) for k, v in container.items()]
+        else:
+            children = [(v, node, i, depth + 1) for i, v in enumerate(container)]
+        stack.extend(reversed(children))
+    return problems, False
+
+
 def ruleset_fields(
     data: object, *, source: str | None = None, _origin: tuple[Path, ...] = ()
 ) -> Fields:
@@ -573,52 +729,92 @@ def ruleset_fields(
     ``_origin`` is the chain of files being loaded, this one last: an ``extends``
     path is read relative to the last.  Without it, only ``extends = "default"`` works.
     """
+    problems, unsafe = _shape_problems(data)
+    if unsafe:
+        raise RulesetError(problems, source=source)
     base_dir = _origin[-1].parent if _origin else None
     reader = _Reader(base_dir=base_dir, chain=_origin)
+    reader.problems.extend(problems)
     fields = reader.attempt(data, "", reader.ruleset)
     if fields is None:
         raise RulesetError(reader.problems, source=source)
     return fields
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def _not_regular(mode: int) -> str:
+    for test, kind in _KINDS:
+        if test(mode):
+            return kind
+    return "not a regular file"  # pragma: no cover (doors, ports: not on Linux or macOS)
+
+
+def _read_bytes(path: str, name: str) -> bytes:
+    """The bytes of the regular file ``path``, at most one past the limit.
+
+    Anything else (a directory, a named pipe, a device, a socket) is refused before it
+    is opened, and the file is opened without blocking, so a pipe can never hang the
+    loader; the open file is checked again in case it was swapped.
+    """
+    from pathlib import Path
+
+    reason: str | None = None
+    size, raw = 0, b""
+    if "\x00" in path:
+        reason = "the path holds a NUL character"
+    else:
+        try:
+            mode = Path(path).stat().st_mode
+            if stat.S_ISREG(mode):
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+                with os.fdopen(fd, "rb") as stream:
+                    info = os.fstat(stream.fileno())
+                    mode = info.st_mode
+                    size = info.st_size
+                    raw = stream.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+            if not stat.S_ISREG(mode):
+                reason = f"it is {_not_regular(mode)}, not a regular file"
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+    if reason is not None:
+        raise RulesetFileError([RulesetProblem("", f"cannot read file: {reason}")], source=name)
+    if size > MAX_FILE_BYTES:
+        message = f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"
+        raise RulesetError([RulesetProblem("", message)], source=name)
+    if len(raw) > MAX_FILE_BYTES:  # pragma: no cover (the file grew after the fstat)
+        message = f"file is over {MAX_FILE_BYTES} bytes, the limit"
+        raise RulesetError([RulesetProblem("", message)], source=name)
+    return raw
+
+
 def read_ruleset_data(path: str | os.PathLike[str]) -> object:
     """Read a ruleset file's raw data (TOML by default; JSON for ``.json``)."""
     import json
-    from pathlib import Path
 
-    p = Path(path)
-    name = str(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RulesetError(
-                [RulesetProblem("", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")],
-                source=name,
-            )
-        # Read at most one byte past the limit: stat() says 0 for pipes and devices.
-        with p.open("rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise RulesetError(
-                [RulesetProblem("", f"file is over {MAX_FILE_BYTES} bytes, the limit")],
-                source=name,
-            )
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise RulesetFileError(
-            [RulesetProblem("", f"cannot read file: {reason}")], source=name
-        ) from None
+    name = shorten(os.fspath(path), 200)
+    raw = _read_bytes(os.fspath(path), name)
+    kind = "JSON" if os.fspath(path).lower().endswith(".json") else "TOML"
     try:
         text = raw.decode("utf-8")
-        if p.suffix.lower() == ".json":
-            return json.loads(text)
+        if kind == "JSON":
+            return json.loads(text, object_pairs_hook=_json_object)
         return _toml_loads(text)
-    except (
-        UnicodeDecodeError,
-        ValueError,
-    ) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        kind = "JSON" if p.suffix.lower() == ".json" else "TOML"
-        raise RulesetError([RulesetProblem("", f"not valid {kind}: {exc}")], source=name) from None
+    except RecursionError:
+        problem = f"not valid {kind}: nested too deeply to read (the limit is {MAX_DEPTH})"
+        raise RulesetError([RulesetProblem("", problem)], source=name) from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSON and TOML errors are ValueErrors
+        message = shorten(str(exc), 200)
+        raise RulesetError(
+            [RulesetProblem("", f"not valid {kind}: {message}")], source=name
+        ) from None
 
 
 def load_fields(path: str | os.PathLike[str]) -> Fields:
@@ -629,7 +825,9 @@ def load_fields(path: str | os.PathLike[str]) -> Fields:
     from pathlib import Path
 
     data = read_ruleset_data(path)
-    return ruleset_fields(data, source=str(path), _origin=(Path(path).resolve(),))
+    name = shorten(os.fspath(path), 200)
+    origin = Path(path).resolve()  # read_ruleset_data has read it: no loop in its path
+    return ruleset_fields(data, source=name, _origin=(origin,))
 
 
 def validate_ruleset(data_or_path: object) -> list[RulesetProblem]:

@@ -152,7 +152,7 @@ def describe_window(window: Window, next_day_begins: dt.time) -> str:
         which = "next day" if window.day == 1 else f"day {window.day} after the session"
         return f"{which} {window.at:%H:%M}"
     if isinstance(window, Hours):
-        return f"{window.hours:g} hours"
+        return f"{_exact(window.hours)} hours"
     if isinstance(window, Never):
         return "never"
     return "latest of " + " and ".join(describe_window(w, next_day_begins) for w in window.windows)
@@ -281,9 +281,14 @@ def unknown_activity(activity: object, known: dict[str, Rule]) -> Exception:
     """The error for an activity id the ruleset does not know, with close matches."""
     import difflib
 
-    text = activity if isinstance(activity, str) else repr(activity)
-    close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
-    return UnknownActivityError(text, known, suggestions=close)
+    if not isinstance(activity, str):
+        msg = f"activity must be an activity id (a string), not {type(activity).__name__}"
+        return TypeError(msg)
+    # A long id is nothing like a real one: do not spend time comparing it.
+    close = (
+        difflib.get_close_matches(activity, known, n=3, cutoff=0.5) if len(activity) < 200 else []
+    )
+    return UnknownActivityError(activity, known, suggestions=close)
 
 
 # JSON documents of these classes (``ketamine-guidance/<kind>/v1``)
@@ -354,3 +359,10 @@ def source_data(source: Source) -> dict[str, str]:
 def advice_dict(advice: Advice) -> dict[str, Any]:
     """An advice item as a ``ketamine-guidance/advice/v1`` document."""
     return {"schema": schema_id("advice"), **advice_data(advice)}
+
+
+def _exact(number: float) -> str:
+    """A number as written, never rounded: ``24``, ``1.5``, ``23.99999`` (not ``24``)."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return repr(number)

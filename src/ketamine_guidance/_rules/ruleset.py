@@ -116,7 +116,7 @@ class Ruleset:
         """The rule for ``activity``; :class:`~ketamine_guidance.UnknownActivityError` if none."""
         try:
             return self._by_activity[activity]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable "activity"
             raise unknown_activity(activity, self._by_activity) from None
 
     def translation(self, language: str) -> Translation | None:
@@ -146,6 +146,9 @@ def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
 
     Raises :class:`~ketamine_guidance.RulesetError` naming the file and every problem.
     """
+    if not isinstance(path, str | os.PathLike):
+        msg = f"path must be a str or a path-like object, not {type(path).__name__}"
+        raise TypeError(msg)
     return Ruleset(**load_fields(path))
 
 
