@@ -175,5 +175,10 @@ def ruleset_dict(ruleset: Ruleset) -> dict[str, Any]:
 
 
 def ruleset_summary_dict(ruleset: Ruleset) -> dict[str, Any]:
-    """The ruleset's identity: id, version and title."""
-    return {"id": ruleset.id, "version": ruleset.version, "title": ruleset.title}
+    """The ruleset's identity: id, version, title and digest (which rules, exactly)."""
+    return {
+        "id": ruleset.id,
+        "version": ruleset.version,
+        "title": ruleset.title,
+        "digest": ruleset.digest,
+    }
