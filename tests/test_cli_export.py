@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import sys
@@ -47,10 +48,45 @@ def test_cds_with_a_source_label() -> None:
 
 
 def test_ical() -> None:
-    code, out, _ = _run("--format", "ical")
+    code, out, _ = _run("--format", "ical", "--stamp", "2026-12-01T09:00Z")
     assert code == 0
-    events = icalendar.Calendar.from_ical(out.encode()).walk("VEVENT")
-    assert len(events) == 8
+    calendar = icalendar.Calendar.from_ical(out.encode())
+    events = calendar.walk("VEVENT")
+    assert events
+    starts = [e.decoded("dtstart") for e in events]
+    assert len(set(starts)) == len(starts)  # one event per lift instant
+    assert {e.decoded("dtstamp") for e in events} == {
+        dt.datetime(2026, 12, 1, 9, tzinfo=dt.timezone.utc)
+    }
+
+
+def test_ical_options_and_a_course_written_as_crlf_bytes() -> None:
+    raw = io.BytesIO()
+    # newline="\r\n" is what a Windows console does to "\n": bytes must bypass it.
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="\r\n")
+    argv = [
+        "export", "--ended-at", "2026-11-25T23:30:00Z", "--ended-at", "2026-11-27T23:30:00Z",
+        "--timezone", "America/New_York", "--format", "ical", "--subject", "Patient/9",
+        "--stamp", "2026-12-01T09:00Z", "--sequence", "4",
+    ]  # fmt: skip
+    assert main(argv, out=out, err=io.StringIO()) == 0
+    data = raw.getvalue()
+    assert b"\r\r" not in data
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    events = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert {int(str(e["sequence"])) for e in events} == {4}
+    # The course's lifts follow the later session.
+    assert min(e.decoded("dtstart") for e in events).day >= 28
+
+
+def test_a_course_is_refused_where_the_format_takes_one_session() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = [
+        "export", "--ended-at", "2026-11-25T23:30:00Z", "--ended-at", "2026-11-27T23:30:00Z",
+        "--timezone", "America/New_York", "--format", "json",
+    ]  # fmt: skip
+    assert main(argv, out=out, err=err) == 2
+    assert "--format json takes one --ended-at" in err.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -59,6 +95,9 @@ def test_ical() -> None:
         (("--format", "fhir"), "export --format fhir needs --subject"),
         (("--format", "cds"), "export --format cds needs --at"),
         (("--format", "json", "--subject", "Patient/1"), "--subject applies only to --format fhir"),
+        (("--format", "json", "--stamp", "2026-12-01T09:00Z"), "--stamp applies only to"),
+        (("--format", "json", "--sequence", "2"), "--sequence applies only to"),
+        (("--format", "ical", "--sequence", "-2"), "sequence must be a whole number"),
         (
             ("--format", "fhir", "--subject", "Patient/1", "--source-label", "x"),
             "--source-label applies only",

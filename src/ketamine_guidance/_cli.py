@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ketamine_guidance import __version__
+from ketamine_guidance._engine.course import CoursePlan, plan_for_course
 from ketamine_guidance._engine.documents import decision_dict, plan_dict
 from ketamine_guidance._engine.plan import AftercarePlan, Decision, TimelineEntry, plan_for
 from ketamine_guidance._engine.session import Session
@@ -72,13 +73,15 @@ def _instant(text: str) -> dt.datetime:
     return value
 
 
-def _add_session_options(parser: argparse.ArgumentParser) -> None:
+def _add_session_options(parser: argparse.ArgumentParser, *, course: bool = False) -> None:
     parser.add_argument(
         "--ended-at",
         required=True,
         type=_instant,
         metavar="ISO8601",
-        help="when the session ended, with a UTC offset (2026-11-25T23:30:00Z)",
+        action="append" if course else "store",
+        help="when the session ended, with a UTC offset (2026-11-25T23:30:00Z)"
+        + ("; repeat it for a course of sessions" if course else ""),
     )
     parser.add_argument(
         "--timezone",
@@ -183,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
             "'ical' extra)."
         ),
     )
-    _add_session_options(export)
+    _add_session_options(export, course=True)
     _add_ruleset_option(export)
     export.add_argument(
         "--format", required=True, choices=("json", "fhir", "cds", "ical"), help="output format"
@@ -195,7 +198,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the instant to describe (json: adds the decisions then; fhir: created and "
         "statuses; cds: required)",
     )
-    export.add_argument("--subject", metavar="REFERENCE", help="FHIR patient, as Patient/123")
+    export.add_argument(
+        "--subject",
+        metavar="REFERENCE",
+        help="the patient: FHIR needs a reference (Patient/123); ical puts it, hashed, in UIDs",
+    )
+    export.add_argument(
+        "--stamp",
+        type=_instant,
+        metavar="ISO8601",
+        help="ical: every event's DTSTAMP (default: now)",
+    )
+    export.add_argument(
+        "--sequence",
+        type=int,
+        metavar="N",
+        help="ical: every event's SEQUENCE (default: the number of overrides)",
+    )
     export.add_argument(
         "--source-label",
         metavar="TEXT",
@@ -325,13 +344,20 @@ def _export_problem(args: argparse.Namespace) -> str | None:
         return "export --format fhir needs --subject (a reference, as Patient/123)"
     if args.format == "cds" and args.at is None:
         return "export --format cds needs --at (the instant of the order)"
-    if args.subject is not None and args.format != "fhir":
-        return "--subject applies only to --format fhir"
+    if args.subject is not None and args.format not in {"fhir", "ical"}:
+        return "--subject applies only to --format fhir and ical"
+    for option in ("stamp", "sequence"):
+        if getattr(args, option) is not None and args.format != "ical":
+            return f"--{option} applies only to --format ical"
     if args.source_label is not None and args.format != "cds":
         return "--source-label applies only to --format cds"
     if args.at is not None and args.format == "ical":
         return "--at does not apply to --format ical (the reminders do not change)"
     return None
+
+
+#: The export formats that take a course (--ended-at repeated).
+_COURSE_FORMATS = frozenset({"cds", "ical"})
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -340,8 +366,19 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     problem = _export_problem(args)
     if problem is not None:
         raise UsageError(problem)
-    plan = _plan(args)
+    sessions = [Session(ended, args.timezone) for ended in args.ended_at]
+    ruleset = _ruleset(args)
+    plan: AftercarePlan | CoursePlan
+    if len(sessions) == 1:
+        plan = plan_for(sessions[0], ruleset)
+    elif args.format in _COURSE_FORMATS:
+        plan = plan_for_course(sessions, ruleset)
+    else:
+        courses = ", ".join(sorted(_COURSE_FORMATS))
+        msg = f"--format {args.format} takes one --ended-at (a course: {courses})"
+        raise UsageError(msg)
     if args.format == "json":
+        assert isinstance(plan, AftercarePlan)  # noqa: S101  (one session, checked above)
         _emit_json(plan_dict(plan, args.at), out)
     elif args.format == "fhir":
         _emit_json(exports.to_fhir_careplan(plan, subject=args.subject, at=args.at), out)
@@ -350,8 +387,21 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         decisions = plan.decisions_at(args.at)
         _emit_json(exports.cds_response(decisions, source_label=label), out)
     else:
-        out.write(exports.to_ical(plan).decode("utf-8"))
+        data = exports.to_ical(plan, subject=args.subject, stamp=args.stamp, sequence=args.sequence)
+        _emit_bytes(data, out)
     return EXIT_OK
+
+
+def _emit_bytes(data: bytes, out: TextIO) -> None:
+    """Bytes as they are (iCalendar's CRLF): to the stream's buffer where it has one, so
+    a text stream on Windows does not turn each CR LF into CR CR LF."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode("utf-8"))
+        return
+    out.flush()
+    buffer.write(data)
+    buffer.flush()
 
 
 def _governance_lines(ruleset: Ruleset) -> list[str]:

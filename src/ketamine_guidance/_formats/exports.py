@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from ketamine_guidance._engine.course import CoursePlan
 from ketamine_guidance._engine.plan import AftercarePlan, Decision
 from ketamine_guidance._formats.codes import (
     ACTIVITY_SYSTEM,
@@ -96,21 +97,53 @@ def cds_response(
     return {"cards": [c for c in cards if c is not None]}
 
 
-def to_ical(plan: AftercarePlan, *, stamp: dt.datetime | None = None) -> bytes:
-    """The plan as an iCalendar (RFC 5545) file: a reminder when each restriction lifts.
+def to_ical(
+    plan: AftercarePlan | CoursePlan,
+    *,
+    subject: str | None = None,
+    stamp: dt.datetime | None = None,
+    sequence: int | None = None,
+) -> bytes:
+    """The plan as an iCalendar (RFC 5545) file, CRLF bytes: a reminder at each instant
+    restrictions lift.
 
-    One event for every rule whose status before it lifts is not PERMITTED, at the
-    instant it lifts, with a display alarm; a restriction that never lifts gets none.
-    Events are written in the session's zone, with its VTIMEZONE, except where the
-    local time is ambiguous (a DST fold) or the zone has no IANA name: those are
-    written in UTC, so calendar programs show the right instant.  ``stamp`` is each
-    event's DTSTAMP (by default the session's end: no clock is read).
+    One event, with one display alarm, per distinct instant at which rules whose status
+    before they lift is not PERMITTED lift, listing every activity that lifts then; a
+    restriction that never lifts gets none.  ``DTSTART`` is the instant rounded up to a
+    whole second (never early).  Events are written in the session's zone (the latest
+    session's, for a course) with a VTIMEZONE the library writes from the zone's
+    transitions, a year either side of the events; where the local time is ambiguous (a
+    DST fold) or the zone has no IANA name, in UTC.
+
+    * ``subject`` names the patient (any text, such as ``"Patient/123"``): it goes,
+      hashed, into every ``UID``, so two patients' reminders never collide in a shared
+      calendar.  Without it the UID is made from the ruleset's digest and the sessions.
+    * ``stamp`` is every event's ``DTSTAMP`` (by default now).
+    * ``sequence`` is every event's ``SEQUENCE`` (by default the number of overrides, so
+      a re-export after an override updates the events in calendar programs).  An event
+      that an export before the latest override had, at an instant this one has not, is
+      written again with ``STATUS:CANCELLED``.
+
+    The calendar has no ``METHOD`` (a plain published calendar) and names its ruleset's
+    id, version and digest and the tz database in ``X-KETAMINE-GUIDANCE-*`` properties.
 
     Needs the optional ``icalendar`` package (``pip install 'ketamine-guidance[ical]'``);
-    without it raises :class:`~ketamine_guidance.MissingExtraError`.
+    without it raises :class:`~ketamine_guidance.MissingExtraError`; raises
+    :class:`~ketamine_guidance.ExportError` for an empty subject or a negative sequence.
+
+    >>> import datetime as dt
+    >>> from ketamine_guidance import Session, plan_for, to_ical
+    >>> plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc),
+    ...                         "America/New_York"))
+    >>> data = to_ical(plan, subject="Patient/123", stamp=plan.session.ended_at_local)
+    >>> data.startswith(b"BEGIN:VCALENDAR\r\n"), b"METHOD" in data
+    (True, False)
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``subject`` and ``sequence``; a CoursePlan; one event per lift instant; the
+       library's own VTIMEZONE; no ``METHOD``; ``stamp`` defaults to now.
     """
     from ketamine_guidance._formats.ical import calendar_bytes
 
-    return calendar_bytes(plan, stamp=stamp)
+    return calendar_bytes(plan, subject=subject, stamp=stamp, sequence=sequence)
