@@ -130,3 +130,42 @@ def test_missing_ical_extra_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 2
     assert "pip install 'ketamine-guidance[ical]'" in err
     assert err.count("\n") == 1
+
+
+def test_fhir_bundle_plandefinition_and_base_url() -> None:
+    from tests.fhir_check import check
+
+    base = "https://fhir.example-clinic.org/k"
+    code, out, _ = _run("--format", "fhir-bundle", "--subject", "Patient/1", "--base-url", base)
+    assert code == 0
+    bundle = check(json.loads(out))
+    assert bundle["type"] == "transaction"
+    assert bundle["entry"][0]["request"]["url"].startswith(f"CarePlan?identifier={base}/")
+    code, out, _ = _run("--format", "plandefinition")
+    assert code == 0
+    assert check(json.loads(out))["entry"][0]["resource"]["resourceType"] == "PlanDefinition"
+
+
+def test_fhir_for_a_course() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = [
+        "export", "--ended-at", "2026-11-25T23:30:00Z", "--ended-at", "2026-11-27T23:30:00Z",
+        "--timezone", "America/New_York", "--format", "fhir", "--subject", "Patient/1",
+    ]  # fmt: skip
+    assert main(argv, out=out, err=err) == 0
+    assert "2 ketamine sessions" in json.loads(out.getvalue())["description"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--format", "fhir-bundle"), "export --format fhir-bundle needs --subject"),
+        (("--format", "json", "--base-url", "https://x"), "--base-url applies only"),
+        (("--format", "plandefinition", "--at", "2026-11-26T02:00Z"), "--at does not apply"),
+        (("--format", "plandefinition", "--base-url", "ftp://x"), "base_url must be an http"),
+    ],
+)
+def test_bad_fhir_options(argv: tuple[str, ...], message: str) -> None:
+    code, out, err = _run(*argv)
+    assert (code, out) == (2, "")
+    assert message in err

@@ -181,15 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a session's plan as JSON, FHIR R4, CDS Hooks cards or iCalendar",
         description=(
             "Write the aftercare plan for a session in another system's format: json (the "
-            "plan document), fhir (a FHIR R4 CarePlan; needs --subject), cds (a CDS Hooks "
-            "response for the decisions at --at) or ical (calendar reminders; needs the "
-            "'ical' extra)."
+            "plan document), fhir (a FHIR R4 CarePlan; needs --subject), fhir-bundle (a "
+            "FHIR transaction Bundle: the CarePlan as a conditional update, with a Provenance "
+            "per override; needs --subject), plandefinition (the ruleset as a FHIR "
+            "PlanDefinition with its ActivityDefinitions), cds (a CDS Hooks response for the "
+            "decisions at --at) or ical (calendar reminders; needs the 'ical' extra).  "
+            "Repeat --ended-at for a course (fhir, fhir-bundle, cds, ical)."
         ),
     )
     _add_session_options(export, course=True)
     _add_ruleset_option(export)
     export.add_argument(
-        "--format", required=True, choices=("json", "fhir", "cds", "ical"), help="output format"
+        "--format",
+        required=True,
+        choices=("json", "fhir", "fhir-bundle", "plandefinition", "cds", "ical"),
+        help="output format",
+    )
+    export.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="FHIR: where the code system, extensions and identifier systems live "
+        "(default: the docs site's)",
     )
     export.add_argument(
         "--at",
@@ -340,12 +352,16 @@ def _cmd_sheet(args: argparse.Namespace, out: TextIO) -> int:
 
 def _export_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the export options, if anything (each format's own needs)."""
-    if args.format == "fhir" and args.subject is None:
-        return "export --format fhir needs --subject (a reference, as Patient/123)"
+    if args.format in {"fhir", "fhir-bundle"} and args.subject is None:
+        return f"export --format {args.format} needs --subject (a reference, as Patient/123)"
+    if args.base_url is not None and args.format not in _FHIR_FORMATS:
+        return "--base-url applies only to --format fhir, fhir-bundle and plandefinition"
+    if args.at is not None and args.format == "plandefinition":
+        return "--at does not apply to --format plandefinition (the rules, not a session)"
     if args.format == "cds" and args.at is None:
         return "export --format cds needs --at (the instant of the order)"
-    if args.subject is not None and args.format not in {"fhir", "ical"}:
-        return "--subject applies only to --format fhir and ical"
+    if args.subject is not None and args.format not in {"fhir", "fhir-bundle", "ical"}:
+        return "--subject applies only to --format fhir, fhir-bundle and ical"
     for option in ("stamp", "sequence"):
         if getattr(args, option) is not None and args.format != "ical":
             return f"--{option} applies only to --format ical"
@@ -357,7 +373,8 @@ def _export_problem(args: argparse.Namespace) -> str | None:
 
 
 #: The export formats that take a course (--ended-at repeated).
-_COURSE_FORMATS = frozenset({"cds", "ical"})
+_COURSE_FORMATS = frozenset({"cds", "fhir", "fhir-bundle", "ical"})
+_FHIR_FORMATS = frozenset({"fhir", "fhir-bundle", "plandefinition"})
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -368,6 +385,10 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(problem)
     sessions = [Session(ended, args.timezone) for ended in args.ended_at]
     ruleset = _ruleset(args)
+    fhir: dict[str, Any] = {} if args.base_url is None else {"base_url": args.base_url}
+    if args.format == "plandefinition":
+        _emit_json(exports.to_fhir_plandefinition(ruleset, **fhir), out)
+        return EXIT_OK
     plan: AftercarePlan | CoursePlan
     if len(sessions) == 1:
         plan = plan_for(sessions[0], ruleset)
@@ -381,7 +402,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         assert isinstance(plan, AftercarePlan)  # noqa: S101  (one session, checked above)
         _emit_json(plan_dict(plan, args.at), out)
     elif args.format == "fhir":
-        _emit_json(exports.to_fhir_careplan(plan, subject=args.subject, at=args.at), out)
+        _emit_json(exports.to_fhir_careplan(plan, subject=args.subject, at=args.at, **fhir), out)
+    elif args.format == "fhir-bundle":
+        _emit_json(exports.to_fhir_bundle(plan, subject=args.subject, at=args.at, **fhir), out)
     elif args.format == "cds":
         label = args.source_label or exports.DEFAULT_SOURCE_LABEL
         decisions = plan.decisions_at(args.at)

@@ -18,36 +18,62 @@ from ketamine_guidance._engine.course import CoursePlan
 from ketamine_guidance._engine.plan import AftercarePlan, Decision
 from ketamine_guidance._formats.codes import (
     ACTIVITY_SYSTEM,
+    DEFAULT_BASE_URL,
     DEFAULT_SOURCE_LABEL,
     RESTRICTION_EXTENSION,
 )
+from ketamine_guidance._rules.ruleset import Ruleset
 
 __all__ = [
     "ACTIVITY_SYSTEM",
+    "DEFAULT_BASE_URL",
     "DEFAULT_SOURCE_LABEL",
     "RESTRICTION_EXTENSION",
     "cds_response",
+    "fhir_definitions",
     "to_cds_card",
+    "to_fhir_bundle",
     "to_fhir_careplan",
+    "to_fhir_plandefinition",
     "to_ical",
 ]
 
 
-def to_fhir_careplan(
-    plan: AftercarePlan, *, subject: str, at: dt.datetime | None = None
+def to_fhir_careplan(  # noqa: PLR0913  (the options after * are keyword-only)
+    plan: AftercarePlan | CoursePlan,
+    *,
+    subject: str,
+    at: dt.datetime | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    encounter: str | None = None,
+    author: str | None = None,
 ) -> dict[str, Any]:
-    """The plan as a FHIR R4 ``CarePlan`` resource, as a JSON-ready dict.
+    """The plan (or a course) as a FHIR R4 ``CarePlan`` resource, as a JSON-ready dict.
 
     ``subject`` is the patient reference (``"Patient/123"``).  ``at`` is the instant the
-    resource describes (by default the session's end; no clock is read): it is the
-    ``created`` time and decides each activity's status (``in-progress`` while
+    resource describes (by default the (first) session's end; no clock is read): it is
+    the ``created`` time and decides each activity's status (``in-progress`` while
     restricted, ``completed`` once lifted) and the CarePlan's (``completed`` once every
-    restriction has lifted for good, else ``active``).  Each rule becomes an activity
-    coded in :data:`~ketamine_guidance.ACTIVITY_SYSTEM`; not-permitted ones have
-    ``doNotPerform: true``; overrides are the activity's ``progress`` notes; advice items
-    are ``note`` entries.
+    restriction has lifted for good, else ``active``).
 
-    Raises :class:`~ketamine_guidance.ExportError` for a subject that is not a reference.
+    * ``identifier``: system ``{base_url}/identifier/careplan``, value a SHA-256 of the
+      subject, the sessions' ends and the ruleset's digest, so re-sending after an
+      override updates the same CarePlan (``id`` is its first 64 characters);
+    * ``text``: a generated, escaped XHTML narrative; ``category``: US Core
+      ``assess-plan``; ``meta.profile``: US Core CarePlan where the subject is a Patient;
+    * ``meta.tag``: the ruleset's id, version and digest and the tz database, each under
+      ``{base_url}/tag/...``;
+    * each rule an activity coded in ``{base_url}/CodeSystem/activity`` (``display`` from
+      the code system, the ruleset's label in ``text``); not-permitted ones have
+      ``doNotPerform: true``; "permitted with caution" is said in core elements
+      (``statusReason`` and ``description``: "take care until ...; after that
+      permitted") as well as the ``{base_url}/StructureDefinition/restriction``
+      extension; overrides are ``progress`` notes; advice items are ``note`` entries;
+    * ``encounter`` and ``author``: optional references (``Encounter/1``,
+      ``Practitioner/1``).
+
+    Raises :class:`~ketamine_guidance.ExportError` for a subject, encounter or author
+    that is not a reference or a base_url that is not an http(s) URL.
 
     >>> import datetime as dt
     >>> from ketamine_guidance import Session, plan_for, to_fhir_careplan
@@ -56,12 +82,99 @@ def to_fhir_careplan(
     >>> care_plan = to_fhir_careplan(plan, subject="Patient/123")
     >>> care_plan["resourceType"], care_plan["status"], care_plan["intent"]
     ('CarePlan', 'active', 'plan')
+    >>> care_plan["category"][0]["coding"][0]["code"]
+    'assess-plan'
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``base_url``, ``encounter``, ``author``; a CoursePlan; ``identifier``, ``text``,
+       ``category``, ``meta``; caution in core elements.
     """
     from ketamine_guidance._formats.fhir import careplan
 
-    return careplan(plan, subject=subject, at=at)
+    return careplan(
+        plan, subject=subject, at=at, base_url=base_url, encounter=encounter, author=author
+    )
+
+
+def to_fhir_bundle(  # noqa: PLR0913  (the options after * are keyword-only)
+    plan: AftercarePlan | CoursePlan,
+    *,
+    subject: str,
+    at: dt.datetime | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    encounter: str | None = None,
+    author: str | None = None,
+) -> dict[str, Any]:
+    """The plan as a FHIR R4 ``transaction`` Bundle an EHR can post again and again.
+
+    The CarePlan of :func:`to_fhir_careplan` (same options) is a conditional update
+    (``PUT CarePlan?identifier=system|value``), so re-posting after an override updates
+    it instead of making a duplicate.  Each override adds a ``Provenance``
+    (``PUT Provenance/{id}``, its id stable) whose ``target`` is the CarePlan, whose
+    agent is the clinician (``who.display``; with an id where the override has one), and
+    whose ``recorded`` is when the override was made where known, else when it takes
+    effect.
+
+    >>> import datetime as dt
+    >>> from ketamine_guidance import Session, Status, plan_for, to_fhir_bundle
+    >>> ended = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc)
+    >>> plan = plan_for(Session(ended, "America/New_York")).with_override(
+    ...     "driving", status=Status.NOT_PERMITTED, effective_from=ended, clinician="Dr Rivera")
+    >>> bundle = to_fhir_bundle(plan, subject="Patient/123")
+    >>> [e["resource"]["resourceType"] for e in bundle["entry"]]
+    ['CarePlan', 'Provenance']
+
+    .. versionadded:: 0.2.0
+    """
+    from ketamine_guidance._formats.fhir import bundle
+
+    return bundle(
+        plan, subject=subject, at=at, base_url=base_url, encounter=encounter, author=author
+    )
+
+
+def to_fhir_plandefinition(ruleset: Ruleset, *, base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
+    r"""The ruleset as a computable FHIR R4 ``PlanDefinition`` with its
+    ``ActivityDefinition``\ s, in a ``transaction`` Bundle an EHR can store and version.
+
+    One action per rule (HL7 CPG style): its activity code, its timing from the session's
+    end (``timingDuration`` for hours; for calendar windows such as "next day 06:00" the
+    ``{base_url}/StructureDefinition/window`` extension, in words, and the same words in
+    ``textEquivalent``) and ``definitionCanonical`` pointing at its ActivityDefinition
+    (``doNotPerform`` while not permitted).  Each resource is a conditional update on
+    its ``url`` and ``version``; the PlanDefinition's ``identifier`` is the ruleset's
+    digest.
+
+    >>> from ketamine_guidance import default_ruleset, to_fhir_plandefinition
+    >>> bundle = to_fhir_plandefinition(default_ruleset())
+    >>> bundle["entry"][0]["resource"]["resourceType"]
+    'PlanDefinition'
+
+    .. versionadded:: 0.2.0
+    """
+    from ketamine_guidance._formats.fhir import plandefinition
+
+    return plandefinition(ruleset, base_url=base_url)
+
+
+def fhir_definitions(*, base_url: str = DEFAULT_BASE_URL) -> list[dict[str, Any]]:
+    r"""The FHIR conformance resources the exports use, for a validator or a FHIR server.
+
+    The activity ``CodeSystem`` (the built-in ruleset's ids with their fixed displays;
+    ``content: fragment``, as clinics add their own) and the ``StructureDefinition``\ s
+    of the ``restriction`` and ``window`` extensions, with their URLs under
+    ``base_url``.  The same resources, under :data:`DEFAULT_BASE_URL`, ship in the
+    package (``ketamine_guidance/fhir/*.json``) and are published on the docs site.
+
+    >>> [r["resourceType"] for r in fhir_definitions()]
+    ['CodeSystem', 'StructureDefinition', 'StructureDefinition']
+
+    .. versionadded:: 0.2.0
+    """
+    from ketamine_guidance._formats.fhir import definitions
+
+    return definitions(base_url=base_url)
 
 
 def to_cds_card(
