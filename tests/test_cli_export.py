@@ -11,6 +11,7 @@ import icalendar
 import pytest
 from fhir.resources.R4B.careplan import CarePlan
 
+from ketamine_guidance import default_ruleset
 from ketamine_guidance._cli import main
 
 SESSION = ("--ended-at", "2026-11-25T23:30:00Z", "--timezone", "America/New_York")
@@ -37,10 +38,11 @@ def test_cds_with_a_source_label() -> None:
     )
     cards = json.loads(out)["cards"]
     assert code == 0
-    assert {c["source"]["label"] for c in cards} == {"Rx check"}
-    assert "Driving: not permitted after ketamine until Thu 26 Nov 2026, 06:00 EST" in {
-        c["summary"] for c in cards
-    }
+    digest = default_ruleset().digest
+    assert {c["source"]["label"] for c in cards} == {f"Rx check · rules {digest}"}
+    driving = next(c for c in cards if c["source"]["topic"]["code"] == "driving")
+    assert driving["summary"].startswith("Driving: not permitted until Thu 26 Nov ")
+    assert driving["summary"].endswith("; ketamine session ended 18:30")
     _, later, _ = _run("--format", "cds", "--at", "2026-11-26T12:00Z")
     assert [c["source"]["topic"]["code"] for c in json.loads(later)["cards"]] == [
         "recreational_drugs"

@@ -211,6 +211,8 @@ CALLS: dict[str, Callable[[dt.datetime], object]] = {
     "to_fhir_careplan.at": lambda value: kg.to_fhir_careplan(
         _plan(), subject="Patient/1", at=value
     ),
+    "to_fhir_bundle.at": lambda value: kg.to_fhir_bundle(_plan(), subject="Patient/1", at=value),
+    "cds_response.at": lambda value: kg.cds_response(_plan(), at=value),
     "to_ical.stamp": lambda value: kg.to_ical(_plan(), stamp=value),
 }
 

@@ -182,12 +182,28 @@ def to_cds_card(
 ) -> dict[str, Any] | None:
     """A CDS Hooks card for ``decision``; None for a PERMITTED one (nothing to say).
 
-    ``warning`` for NOT_PERMITTED, ``info`` for PERMITTED_WITH_CAUTION.  The summary
-    (under 140 characters) names the activity's label; the Markdown ``detail`` gives the
-    reason and when the restriction lifts in the patient's local time; ``source`` carries
-    ``source_label`` and the activity as its ``topic``.
+    Written for the clinician who sees it in the EHR: ``warning`` for NOT_PERMITTED
+    ("Driving: not permitted until Thu 26 Nov 06:00 EST; ketamine session ended 18:30"),
+    ``info`` for PERMITTED_WITH_CAUTION ("Hard exercise: take care until ...; after that
+    permitted"), in under 140 characters, times rounded up to the minute.  The Markdown
+    ``detail`` quotes the reason the patient was given, names any override, the source
+    and the rules.  ``uuid`` is stable for the same plan, decision and instant.
+    ``source`` carries ``source_label`` with the ruleset's digest and the activity as
+    its ``topic``; the card's ``extension`` (``ketamine-guidance-audit``) names the
+    ruleset's id, version and digest and the tz database.  A decision of a
+    :class:`~ketamine_guidance.CoursePlan` names the session that governs it.
+
+    >>> import datetime as dt
+    >>> from ketamine_guidance import Session, plan_for, to_cds_card
+    >>> utc = dt.timezone.utc
+    >>> plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=utc), "America/New_York"))
+    >>> card = to_cds_card(plan.check("driving", dt.datetime(2026, 11, 26, 2, tzinfo=utc)))
+    >>> card["summary"]
+    'Driving: not permitted until Thu 26 Nov 06:00 EST; ketamine session ended 18:30'
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Worded for the clinician; ``uuid``; the digest in ``source``; the audit extension.
     """
     from ketamine_guidance._formats.cds import card
 
@@ -195,16 +211,33 @@ def to_cds_card(
 
 
 def cds_response(
-    decisions: Iterable[Decision], *, source_label: str = DEFAULT_SOURCE_LABEL
+    decisions: Iterable[Decision] | AftercarePlan | CoursePlan,
+    *,
+    at: dt.datetime | None = None,
+    source_label: str = DEFAULT_SOURCE_LABEL,
 ) -> dict[str, Any]:
     """A CDS Hooks response, ``{"cards": [...]}``: one card per decision that is not
     PERMITTED, most restrictive first, in the given order otherwise (``[]`` when there
     is nothing to say).
 
+    ``decisions`` may be a plan or a course instead, with ``at`` the instant of the
+    order: its decisions then are used.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       A plan or a course with ``at``.
     """
+    from ketamine_guidance._errors import ExportError
     from ketamine_guidance._formats.cds import card
 
+    if isinstance(decisions, (AftercarePlan, CoursePlan)):
+        if at is None:
+            msg = "cds_response needs at (the instant of the order) for a plan or a course"
+            raise ExportError(msg)
+        decisions = decisions.decisions_at(at)
+    elif at is not None:
+        msg = "at applies only when cds_response is given a plan or a course"
+        raise ExportError(msg)
     ranked = sorted(decisions, key=lambda d: -d.status.restrictiveness)
     cards = [card(d, source_label=source_label) for d in ranked]
     return {"cards": [c for c in cards if c is not None]}
@@ -249,7 +282,7 @@ def to_ical(
     >>> plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc),
     ...                         "America/New_York"))
     >>> data = to_ical(plan, subject="Patient/123", stamp=plan.session.ended_at_local)
-    >>> data.startswith(b"BEGIN:VCALENDAR\r\n"), b"METHOD" in data
+    >>> data.startswith(b"BEGIN:VCALENDAR\\r\\n"), b"METHOD" in data
     (True, False)
 
     .. versionadded:: 0.1.0
