@@ -502,3 +502,38 @@ def test_bad_options_are_named(options: dict[str, Any], message: str) -> None:
 def test_only_plans_are_accepted() -> None:
     with pytest.raises(TypeError, match="plan must be an AftercarePlan or a CoursePlan"):
         to_ical("plan")  # type: ignore[arg-type]
+
+
+def test_a_course_with_an_override_cancels_the_reminder_it_moved() -> None:
+    course = PLANS["course"]
+    assert isinstance(course, CoursePlan)
+    changed = course.with_override(
+        "driving",
+        status=Status.NOT_PERMITTED,
+        effective_from=dt.datetime(2026, 3, 8, 5, tzinfo=UTC),
+        clinician="Dr Rivera",
+    )
+    events = icalendar.Calendar.from_ical(to_ical(changed, stamp=STAMP)).walk("VEVENT")
+    assert {int(str(e["sequence"])) for e in events} == {1}
+    starts = {e.decoded("dtstart") for e in events if str(e["status"]) == "CONFIRMED"}
+    assert starts == _expected(changed)
+
+
+class _Nameless(dt.tzinfo):
+    """A fixed -05:00 zone that gives no abbreviation."""
+
+    def utcoffset(self, _d: dt.datetime | None) -> dt.timedelta:
+        return dt.timedelta(hours=-5)
+
+    def dst(self, _d: dt.datetime | None) -> dt.timedelta:
+        return dt.timedelta(0)
+
+    def tzname(self, _d: dt.datetime | None) -> None:
+        return None
+
+
+def test_a_zone_without_abbreviations_has_no_tzname() -> None:
+    start = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    lines = vtimezone_lines(_Nameless(), "X", start, start + dt.timedelta(days=2))
+    assert ("TZOFFSETTO", "-0500") in lines
+    assert not [n for n, _ in lines if n == "TZNAME"]

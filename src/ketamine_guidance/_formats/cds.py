@@ -87,10 +87,9 @@ def _detail(decision: Decision) -> str:
         "What the patient was told:",
         "",
         *(f"> {line}" for line in markdown(decision.reason).split("\n")),
-        "",
     ]
     if decision.permitted_from is None:
-        lines.append("No end is set: only a clinician can lift this restriction\\.")
+        lines += ["", "No end is set: only a clinician can lift this restriction\\."]
     override = decision.override
     if override is not None:
         when = format_short(ceil_minute(override.effective_from_utc.astimezone(session.timezone)))
