@@ -9,6 +9,7 @@ agree with the tz database over the events' span.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import shutil
 import subprocess
@@ -37,7 +38,7 @@ from ketamine_guidance import (
     to_ical,
 )
 from ketamine_guidance._engine.windows import wall_instants
-from ketamine_guidance._formats.ical import transitions, vtimezone_lines
+from ketamine_guidance._formats.ical import SCAN_STEP, transitions, vtimezone_lines
 from tests.interop_fixtures import CLINIC_DATA, FOLD_DATA, UTC, clinic_plan, clinic_ruleset
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -537,3 +538,21 @@ def test_a_zone_without_abbreviations_has_no_tzname() -> None:
     lines = vtimezone_lines(_Nameless(), "X", start, start + dt.timedelta(days=2))
     assert ("TZOFFSETTO", "-0500") in lines
     assert not [n for n, _ in lines if n == "TZNAME"]
+
+
+def test_no_zone_changes_twice_within_the_scan_step() -> None:
+    # transitions() asks the zone every six hours and bisects where its state changed;
+    # that finds every change only if no two come within six hours.  pytz's own copy of
+    # the tz database (an independent reading of it) says the closest pair from 1970 to
+    # 2037 is days apart.
+    import pytz
+
+    closest = dt.timedelta.max
+    for name in pytz.all_timezones:
+        times = [
+            t
+            for t in getattr(pytz.timezone(name), "_utc_transition_times", [])
+            if dt.datetime(1970, 1, 1) <= t <= dt.datetime(2038, 1, 1)
+        ]
+        closest = min([closest, *(b - a for a, b in itertools.pairwise(times))])
+    assert closest > 4 * SCAN_STEP

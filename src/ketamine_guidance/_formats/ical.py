@@ -44,14 +44,16 @@ from ketamine_guidance._errors import ExportError, MissingExtraError
 from ketamine_guidance._formats.escape import ical_text
 from ketamine_guidance._rules.model import Status
 
-__all__ = ["PROPERTY_PREFIX", "calendar_bytes", "transitions", "vtimezone_lines"]
+__all__ = ["PROPERTY_PREFIX", "SCAN_STEP", "calendar_bytes", "transitions", "vtimezone_lines"]
 
 _PRODID = "-//ketamine-guidance//Aftercare reminders//EN"
 #: The prefix of the calendar's audit-trail properties.
 PROPERTY_PREFIX = "X-KETAMINE-GUIDANCE-"
 #: How far the VTIMEZONE reaches before the session's end and after the last event.
 _MARGIN = dt.timedelta(days=366)
-_SCAN = dt.timedelta(hours=6)  # no zone changes its offset twice within six hours
+#: How often transitions() asks the zone: from 1970 to 2037 no zone changes twice within
+#: days of each other (a test checks it against pytz's copy of the tz database).
+SCAN_STEP = dt.timedelta(hours=6)
 _SECOND = dt.timedelta(seconds=1)
 
 AnyPlan = AftercarePlan | CoursePlan
@@ -109,7 +111,7 @@ def transitions(
     low = start.astimezone(UTC).replace(microsecond=0)
     before = _state(tz, low)
     while low < end:
-        high = min(low + _SCAN, end)
+        high = min(low + SCAN_STEP, end)
         after = _state(tz, high)
         if after != before:
             lo, hi = low, high  # state(lo) == before, state(hi) != before
