@@ -256,6 +256,8 @@ def test_bundle_updates_the_careplan_by_identifier_and_adds_a_provenance_per_ove
     div = ET.fromstring(first["text"]["div"])  # noqa: S314
     assert not div.findall(f".//{XHTML}b")
     assert all(p["request"]["url"] == f"Provenance/{p['resource']['id']}" for p in provenances)
+    # base_url names the definitions, not the server: every fullUrl is a urn.
+    assert all(e["fullUrl"].startswith("urn:uuid:") for e in bundle["entry"])
     # Posting again gives the same requests: the server updates, never duplicates.
     assert (
         to_fhir_bundle(plan, subject="Patient/1", at=dt.datetime(2026, 11, 26, 2, tzinfo=UTC))

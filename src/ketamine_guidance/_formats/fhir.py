@@ -468,7 +468,8 @@ def bundle(  # noqa: PLR0913  (the options after * are keyword-only, each named 
         provenance = _provenance(ov, index, full_url, base, identifier)
         entries.append(
             {
-                "fullUrl": f"{base}/Provenance/{provenance['id']}",
+                # base_url names the definitions, not the FHIR server: a urn, not a URL.
+                "fullUrl": _urn(identifier["value"], "Provenance", provenance["id"]),
                 "resource": provenance,
                 "request": {"method": "PUT", "url": f"Provenance/{provenance['id']}"},
             }
