@@ -29,6 +29,7 @@ from ketamine_guidance import (
     load_ruleset,
     plan_for,
     plan_for_course,
+    validate_ruleset,
 )
 from ketamine_guidance._cli import main
 from ketamine_guidance._engine.documents import iso, tzdb_info, zoneinfo_source
@@ -368,10 +369,35 @@ def test_the_digest_is_pinned_for_a_small_ruleset_on_every_python():
 
 def test_the_digest_is_the_sha256_of_the_sorted_compact_document():
     document = Ruleset.from_dict(_TINY).to_dict()
+    claimed = document.pop("digest")  # the document names its digest, computed without it
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert '"until":{"hours":24}' in canonical
     expected = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    assert Ruleset.from_dict(_TINY).digest == f"sha256:{expected}"
+    assert Ruleset.from_dict(_TINY).digest == f"sha256:{expected}" == claimed
+
+
+def test_a_ruleset_document_edited_after_it_was_written_is_refused(tmp_path: Path):
+    document = clinic_ruleset().to_dict()
+    assert Ruleset.from_dict(document) == clinic_ruleset()  # its own digest: accepted
+    document["rules"][0]["reason"] = "Drive whenever you like."
+    with pytest.raises(RulesetError, match=r"digest: is sha256:\w+, but the rules in the"):
+        Ruleset.from_dict(document)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(RulesetError, match="changed after it was written") as caught:
+        load_ruleset(path)
+    assert caught.value.source == str(path)
+    del document["digest"]  # a reviewer who accepts the change removes the digest
+    assert Ruleset.from_dict(document).rule("driving").reason == "Drive whenever you like."
+
+
+@pytest.mark.parametrize("digest", ["sha256:abc", "md5:" + "0" * 64, 12, None])
+def test_a_digest_that_is_not_one_is_a_problem(digest: object):
+    document = clinic_ruleset().to_dict()
+    document["digest"] = digest
+    problems = validate_ruleset(document)
+    assert [p.path for p in problems] == ["digest"]
+    assert "must be 'sha256:' and 64 hex digits" in problems[0].message
 
 
 def test_the_digest_ignores_layout_and_order_but_not_content(tmp_path: Path):
@@ -443,6 +469,7 @@ def test_two_rulesets_with_the_same_id_and_version_are_told_apart() -> None:
     plan = clinic_plan()
     data = plan.ruleset.to_dict()
     data["rules"][0]["reason"] = "Another reason, same id and version."
+    del data["digest"]  # a new ruleset, not an edited document
     other = plan_for(plan.session, Ruleset.from_dict(data))
     first, second = plan.check("driving", AT).to_dict(), other.check("driving", AT).to_dict()
     assert first["ruleset"]["id"] == second["ruleset"]["id"]

@@ -50,6 +50,7 @@ def _toml_loads(text: str) -> object:
 
 
 __all__ = [
+    "CLAIMED_DIGEST",
     "MAX_FILE_BYTES",
     "Fields",
     "default_fields",
@@ -65,6 +66,10 @@ __all__ = [
 Fields: TypeAlias = "dict[str, Any]"
 
 RULESET_SCHEMA = "ketamine-guidance/ruleset/v1"
+#: The key under which the fields hand on a document's own ``digest`` for the ruleset
+#: class to check (the loader, below it, cannot compute one).
+CLAIMED_DIGEST = "claimed_digest"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_FILE_BYTES = 1024 * 1024
 MAX_HOURS = 24 * 366 * 10  # ten years: anything longer is a typing mistake, not a window
 MAX_DAYS = 366 * 10
@@ -388,6 +393,12 @@ class _Reader:
             raise self.fail(path, f"must be {RULESET_SCHEMA!r}, not {value!r}")
         return RULESET_SCHEMA
 
+    def digest(self, value: object, path: str) -> str:
+        # Ruleset documents name their digest; the ruleset class checks it matches.
+        if not isinstance(value, str) or not _DIGEST.fullmatch(value):
+            raise self.fail(path, f"must be 'sha256:' and 64 hex digits, not {value!r}")
+        return value
+
     def ruleset(self, value: object, path: str) -> Fields:
         given: set[object] = (
             set(cast("Mapping[object, object]", value)) if isinstance(value, Mapping) else set()
@@ -395,6 +406,7 @@ class _Reader:
         extending = "extends" in given
         parsers: dict[str, Callable[[object, str], object]] = {
             "schema": self.schema,
+            "digest": self.digest,
             "id": self.text,
             "version": self.text,
             "title": self.text,
@@ -411,6 +423,7 @@ class _Reader:
         }
         defaults = {
             "schema": RULESET_SCHEMA,
+            "digest": None,
             "extends": None,
             "rules": (),
             "remove": (),
@@ -434,6 +447,9 @@ class _Reader:
             partial=True,
         )
         del fields["schema"]
+        claimed = fields.pop("digest")
+        if claimed is not None:
+            fields[CLAIMED_DIGEST] = claimed
         base: Fields | None = fields.pop("extends")
         removals = {key: fields.pop(key) for key in ("remove", "remove_advice")}
         if not extending:
