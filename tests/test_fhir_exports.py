@@ -390,3 +390,12 @@ def test_a_careplan_breaking_an_invariant_is_caught() -> None:
     del bare["text"]
     with pytest.raises(AssertionError, match="dom-6"):
         check(bare)
+
+
+def test_a_lift_shown_in_words_is_never_early() -> None:
+    ended = dt.datetime(2026, 11, 25, 23, 30, 0, 250000, tzinfo=UTC)
+    plan = plan_for(Session(ended, "America/New_York"), clinic_ruleset())
+    resource = conforms(to_fhir_careplan(plan, subject="Patient/1"))
+    sedatives = _detail(resource, "sedative_medications")  # 24 h after 18:30:00.25 EST
+    assert sedatives["scheduledPeriod"]["end"] == "2026-11-26T18:30:00.250000-05:00"
+    assert "until Thu 26 Nov 2026, 18:31 EST" in sedatives["description"]

@@ -35,7 +35,7 @@ from ketamine_guidance._engine.session import Session
 from ketamine_guidance._errors import ExportError
 from ketamine_guidance._formats.codes import DEFAULT_BASE_URL
 from ketamine_guidance._formats.escape import html_text, markdown
-from ketamine_guidance._formats.text import format_local
+from ketamine_guidance._formats.text import ceil_minute, format_local
 from ketamine_guidance._rules.model import (
     Advice,
     Hours,
@@ -247,7 +247,8 @@ def _activity_status(plan: AnyPlan, entry: TimelineEntry, when: dt.datetime) -> 
 def _until(entry: TimelineEntry, tz: dt.tzinfo) -> str:
     if entry.permitted_from_utc is None:
         return "until a clinician lifts it"
-    return f"until {format_local(entry.permitted_from_utc.astimezone(tz))}"
+    # Shown to the minute, rounded up: never earlier than the lift.
+    return f"until {format_local(ceil_minute(entry.permitted_from_utc.astimezone(tz)))}"
 
 
 def _restriction_words(entry: TimelineEntry, tz: dt.tzinfo) -> str:
