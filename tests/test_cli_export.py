@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import sys
+from pathlib import Path
 
 import icalendar
 import pytest
@@ -171,3 +172,19 @@ def test_bad_fhir_options(argv: tuple[str, ...], message: str) -> None:
     code, out, err = _run(*argv)
     assert (code, out) == (2, "")
     assert message in err
+
+
+def test_plan_and_check_never_show_a_lift_earlier_than_true(tmp_path: Path) -> None:
+    rules = tmp_path / "hours.toml"
+    rules.write_text(
+        'id = "h"\nversion = "1"\ntitle = "H"\n[[rules]]\nactivity = "driving"\n'
+        'label = "Driving"\nuntil = { hours = 24 }\nreason = "Wait."\n'
+        'source = { title = "T", section = "S" }\n',
+        encoding="utf-8",
+    )
+    session = ["--ended-at", "2026-11-25T23:30:00.25Z", "--timezone", "America/New_York"]
+    for argv in (["plan"], ["check", "driving", "--at", "2026-11-26T23:30:00Z"]):
+        out = io.StringIO()
+        main([*argv, *session, "--ruleset", str(rules)], out=out, err=io.StringIO())
+        # Permitted from 18:30:00.25: shown to the minute, that is 18:31, never 18:30.
+        assert "Thu 26 Nov 2026, 18:31 EST" in out.getvalue()

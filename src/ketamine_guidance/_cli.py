@@ -22,7 +22,7 @@ from ketamine_guidance._engine.plan import AftercarePlan, Decision, TimelineEntr
 from ketamine_guidance._engine.session import Session
 from ketamine_guidance._errors import GuidanceError, RulesetFileError
 from ketamine_guidance._formats.sheet import render_sheet
-from ketamine_guidance._formats.text import format_local
+from ketamine_guidance._formats.text import ceil_minute, format_local
 from ketamine_guidance._rules.diff import diff_rulesets
 from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import Immediately, describe_window
@@ -284,7 +284,7 @@ def _describe_lift(entry: TimelineEntry, ended_utc: dt.datetime) -> str:
         return f"{status}; no end is given (only your clinician can lift this)"
     if entry.permitted_from_utc == ended_utc:
         return "permitted from the end of the session"
-    return f"{status} until {format_local(entry.permitted_from)}"
+    return f"{status} until {format_local(ceil_minute(entry.permitted_from))}"
 
 
 def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
@@ -307,7 +307,7 @@ def _decision_text(decision: Decision) -> str:
     when = (
         "no end is given"
         if decision.permitted_from is None
-        else f"permitted from {format_local(decision.permitted_from)}"
+        else f"permitted from {format_local(ceil_minute(decision.permitted_from))}"
     )
     return f"{decision.label}: {decision.status.text} ({when}). {decision.reason}\n"
 
