@@ -277,7 +277,7 @@ def test_sessions_and_columns_are_one_or_the_other():
 
 
 def test_a_ruleset_not_yet_in_effect_names_the_row():
-    rules = Ruleset.from_dict({**ruleset(NextDay()).to_dict(), "effective_from": "2026-06-01"})
+    rules = attrs.evolve(ruleset(NextDay()), effective_from=dt.date(2026, 6, 1))
     ends = [dt.datetime(2026, 7, 1, tzinfo=UTC), dt.datetime(2026, 5, 31, 12, tzinfo=UTC)]
     for numpy in (True, False):
         with pytest.MonkeyPatch.context() as mp:
@@ -321,7 +321,7 @@ def test_no_rows_give_empty_columns_and_a_ruleset_in_effect_answers():
     assert len(empty) == 0
     assert empty.column("driving") == ()
     assert len(empty.array("driving")) == 0
-    rules = Ruleset.from_dict({**ruleset(NextDay()).to_dict(), "effective_from": "2026-06-01"})
+    rules = attrs.evolve(ruleset(NextDay()), effective_from=dt.date(2026, 6, 1))
     ends = [dt.datetime(2026, 7, 1, tzinfo=UTC)]
     columns = lift_times(ended_at=ends, timezone="Europe/London", ruleset=rules)
     assert columns.column("a0") == (dt.datetime(2026, 7, 2, 5, tzinfo=UTC),)

@@ -8,6 +8,7 @@ import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from ketamine_guidance import (
     ACTIVITY_SYSTEM,
@@ -17,11 +18,21 @@ from ketamine_guidance import (
     Status,
     cds_response,
     plan_for,
+    plan_for_course,
     to_cds_card,
 )
-from tests.interop_fixtures import UTC, clinic_plan
-from tests.rendered import markdown_html, markdown_words
+from tests.interop_fixtures import UTC, clinic_plan, clinic_ruleset
+from tests.rendered import markdown_html
 from tests.strategies import SAFE
+
+
+def _shown(text: str) -> str:
+    """What a CommonMark renderer shows of Markdown: the text, without tags."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", MarkdownIt("commonmark").render(text))).strip()
+
 
 AT = dt.datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 21:00 EST on the evening of the session
 INDICATORS = {"info", "warning", "critical"}  # CDS Hooks 1.0/2.0
@@ -32,16 +43,22 @@ def test_a_sedative_ordered_the_same_evening_gets_a_warning() -> None:
     card = to_cds_card(plan.check("sedative_medications", AT), source_label="Clinic CDS")
     assert card is not None
     assert card["indicator"] == "warning"
+    lift = plan.check("sedative_medications", AT).permitted_from
+    assert lift is not None
+    until = f"{lift:%a} {lift.day} {lift:%b %H:%M} {lift.tzname()}"  # computed, not pinned
     assert card["summary"] == (
-        "Taking sedatives: not permitted after ketamine until Thu 26 Nov 2026, 06:00 EST"
+        f"Taking sedatives: not permitted until {until}; ketamine session ended 18:30"
     )
     assert len(card["summary"]) < 140
-    shown = markdown_words(card["detail"])
-    assert "Sedatives on the same day can make you even more drowsy." in shown
-    assert "Permitted from Thu 26 Nov 2026, 06:00 EST (America/New_York)." in shown
-    assert "Permitted from **Thu 26 Nov 2026, 06:00 EST** (America/New_York)." in card["detail"]
+    shown = _shown(card["detail"])
+    # The patient's reason is quoted for the clinician, as the patient was told it.
+    assert "What the patient was told:" in shown
+    quoted = next(line for line in card["detail"].split("\n") if line.startswith("> "))
+    assert _shown(quoted) == plan.ruleset.rule("sedative_medications").reason
+    assert "The ketamine session ended Wed 25 Nov 18:30 EST (America/New_York)." in shown
+    assert plan.ruleset.digest in shown
     assert card["source"] == {
-        "label": "Clinic CDS",
+        "label": f"Clinic CDS · rules {plan.ruleset.digest}",
         "topic": {
             "system": ACTIVITY_SYSTEM,
             "code": "sedative_medications",
@@ -55,8 +72,9 @@ def test_caution_gives_info_and_permitted_gives_no_card() -> None:
     card = to_cds_card(plan.check("exercise", AT))
     assert card is not None
     assert card["indicator"] == "info"
-    assert card["summary"].startswith("Exercise: permitted with caution after ketamine until")
-    assert card["source"]["label"] == DEFAULT_SOURCE_LABEL
+    assert card["summary"].startswith("Exercise: take care until ")
+    assert "; after that permitted; ketamine session ended 18:30" in card["summary"]
+    assert card["source"]["label"].startswith(DEFAULT_SOURCE_LABEL + " · rules sha256:")
     assert to_cds_card(plan.check("water", AT)) is None
     later = dt.datetime(2026, 11, 27, tzinfo=UTC)
     assert to_cds_card(plan.check("driving", later)) is None
@@ -66,7 +84,9 @@ def test_a_never_lifting_restriction_says_so() -> None:
     card = to_cds_card(clinic_plan().check("recreational_drugs", AT))
     assert card is not None
     assert "until" not in card["summary"]
-    assert "No end is given: only a clinician can lift this restriction." in card["detail"]
+    assert card["summary"].startswith("Recreational drugs: not permitted; no end is given")
+    assert "The ruleset gives no end: treat it as in force." in _shown(card["detail"])
+    assert "clinician can lift" not in card["detail"]
 
 
 def test_response_puts_warnings_first_and_may_be_empty() -> None:
@@ -78,9 +98,8 @@ def test_response_puts_warnings_first_and_may_be_empty() -> None:
         "driving", "sedative_medications", "flying", "recreational_drugs"
     ]  # fmt: skip
     assert cds_response([]) == {"cards": []}
-    assert cds_response(plan.decisions_at(dt.datetime(2026, 11, 28, tzinfo=UTC)))["cards"] == [
-        c for c in response["cards"] if c["source"]["topic"]["code"] == "recreational_drugs"
-    ]
+    (later,) = cds_response(plan.decisions_at(dt.datetime(2026, 11, 28, tzinfo=UTC)))["cards"]
+    assert later["source"]["topic"]["code"] == "recreational_drugs"
 
 
 def test_markdown_in_ruleset_text_is_escaped() -> None:
@@ -94,6 +113,8 @@ def test_markdown_in_ruleset_text_is_escaped() -> None:
     page = markdown_html(card["detail"])
     assert "<strong>Use *this* [link]</strong>" in page
     assert "No &lt;b&gt;_x_&lt;/b&gt;" in page
+    assert "No <b>_x_</b>" in _shown(card["detail"])
+    assert "<b>" not in MarkdownIt("commonmark").render(card["detail"])
 
 
 @given(label=st.text(SAFE, min_size=1, max_size=300).filter(str.strip))
@@ -110,12 +131,16 @@ def test_summary_is_under_140_characters_and_names_the_label(label: str) -> None
 
 def test_a_long_label_drops_the_time_then_is_shortened() -> None:
     decision = clinic_plan().check("driving", AT)
-    card = to_cds_card(attrs.evolve(decision, label="L" * 100))
+    card = to_cds_card(attrs.evolve(decision, label="L" * 90))
     assert card is not None
-    assert card["summary"] == "L" * 100 + ": not permitted after ketamine"
+    assert card["summary"].startswith("L" * 90 + ": not permitted until ")
+    assert "ketamine session ended" not in card["summary"]
+    card = to_cds_card(attrs.evolve(decision, label="L" * 120))
+    assert card is not None
+    assert card["summary"] == "L" * 120 + ": not permitted"
     card = to_cds_card(attrs.evolve(decision, label="L" * 200))
     assert card is not None
-    assert card["summary"] == "L" * 108 + "…: not permitted after ketamine"
+    assert card["summary"] == "L" * 123 + "…: not permitted"
     assert len(card["summary"]) == 139
 
 
@@ -137,3 +162,77 @@ def test_only_decisions_are_accepted() -> None:
     assert {
         c["indicator"] for c in cds_response(clinic_plan().decisions_at(AT))["cards"]
     } <= INDICATORS
+
+
+def test_uuid_is_stable_for_the_same_plan_decision_and_instant() -> None:
+    plan = clinic_plan()
+    first = to_cds_card(plan.check("driving", AT))
+    again = to_cds_card(clinic_plan().check("driving", AT))
+    later = to_cds_card(plan.check("driving", AT + dt.timedelta(minutes=5)))
+    other = to_cds_card(plan.check("flying", AT))
+    assert first is not None
+    assert again is not None
+    assert later is not None
+    assert other is not None
+    assert first["uuid"] == again["uuid"]
+    assert len({first["uuid"], later["uuid"], other["uuid"]}) == 3
+    overridden = plan.with_override(
+        "driving", status=Status.NOT_PERMITTED, effective_from=AT, clinician="Dr Rivera",
+        note="still drowsy",
+    )  # fmt: skip
+    card = to_cds_card(overridden.check("driving", AT))
+    assert card is not None
+    assert card["uuid"] != first["uuid"]
+    assert "Set by Dr Rivera from Wed 25 Nov 21:00 EST: still drowsy" in _shown(card["detail"])
+
+
+def test_a_course_and_a_plan_are_accepted_and_the_audit_is_named() -> None:
+    course = plan_for_course(
+        [
+            Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC), "America/New_York"),
+            Session(dt.datetime(2026, 11, 26, 23, 30, tzinfo=UTC), "America/New_York"),
+        ],
+        clinic_ruleset(),
+    )
+    at = dt.datetime(2026, 11, 27, 2, tzinfo=UTC)
+    response = cds_response(course, at=at)
+    assert response == cds_response(course.decisions_at(at))
+    driving = next(c for c in response["cards"] if c["source"]["topic"]["code"] == "driving")
+    assert driving["summary"].endswith("; ketamine session ended 18:30")
+    assert "Thu 26 Nov 18:30 EST" in _shown(driving["detail"])  # the governing session
+    audit = driving["extension"]["ketamine-guidance-audit"]
+    assert audit["ruleset"] == {"id": "clinic", "version": "3", "digest": course.ruleset.digest}
+    assert audit["tzdb"]["version"]
+    assert cds_response(clinic_plan(), at=AT) == cds_response(clinic_plan().decisions_at(AT))
+    with pytest.raises(ExportError, match="needs at"):
+        cds_response(course)
+    with pytest.raises(ExportError, match="at applies only"):
+        cds_response(course.decisions_at(at), at=at)
+
+
+def test_a_time_shown_to_the_minute_is_never_early() -> None:
+    plan = plan_for(
+        Session(dt.datetime(2026, 11, 25, 23, 30, 0, 250000, tzinfo=UTC), "America/New_York"),
+        clinic_ruleset(),
+    )
+    decision = plan.check("sedative_medications", AT)  # 24 hours after 18:30:00.25 EST
+    assert decision.permitted_from is not None
+    assert decision.permitted_from.microsecond == 250000
+    card = to_cds_card(decision)
+    assert card is not None
+    assert "not permitted until Thu 26 Nov 18:31 EST" in card["summary"]
+
+
+def test_a_decision_built_by_hand_and_a_session_on_another_day() -> None:
+    decision = attrs.evolve(clinic_plan().check("driving", AT), ruleset=None, at=None)
+    card = to_cds_card(decision)
+    assert card is not None
+    assert card["source"]["label"] == DEFAULT_SOURCE_LABEL
+    assert card["extension"]["ketamine-guidance-audit"]["ruleset"] is None
+    assert card["summary"].endswith("ketamine session ended Wed 25 Nov 18:30 EST")
+    caution = attrs.evolve(
+        clinic_plan().check("exercise", AT), permitted_from=None, permitted_from_utc=None
+    )
+    card = to_cds_card(caution)
+    assert card is not None
+    assert card["summary"].startswith("Exercise: take care; no end is given")

@@ -226,6 +226,8 @@ CALLS: dict[str, Callable[[dt.datetime], object]] = {
     "to_fhir_careplan.at": lambda value: kg.to_fhir_careplan(
         _plan(), subject="Patient/1", at=value
     ),
+    "to_fhir_bundle.at": lambda value: kg.to_fhir_bundle(_plan(), subject="Patient/1", at=value),
+    "cds_response.at": lambda value: kg.cds_response(_plan(), at=value),
     "to_ical.stamp": lambda value: kg.to_ical(_plan(), stamp=value),
 }
 
@@ -454,7 +456,12 @@ def test_every_text_output_given_hostile_text_keeps_its_structure(text: str) -> 
         assert UNSAFE.search(card["detail"]) is None
         assert UNSAFE.search(card["summary"]) is None
     calendar = kg.to_ical(plan).replace(b"\r\n ", b"").split(b"\r\n")
-    lifted = [e for e in plan.timeline() if e.permitted_from_utc is not None]
+    # One reminder per distinct instant a restriction lifts at, however many lift then.
+    lifted = {
+        e.permitted_from_utc
+        for e in plan.timeline()
+        if e.permitted_from_utc is not None and e.status_until_lift is not kg.Status.PERMITTED
+    }
     assert calendar.count(b"BEGIN:VEVENT") == len(lifted)
     assert calendar.count(b"BEGIN:VCALENDAR") == 1
     assert all(UNSAFE.search(line.decode()) is None for line in calendar)

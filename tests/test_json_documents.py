@@ -28,6 +28,8 @@ from ketamine_guidance import (
     default_ruleset,
     load_ruleset,
     plan_for,
+    plan_for_course,
+    validate_ruleset,
 )
 from ketamine_guidance._cli import main
 from ketamine_guidance._engine.documents import iso, tzdb_info, zoneinfo_source
@@ -140,7 +142,12 @@ def test_plan_document_lists_timeline_advice_and_decisions() -> None:
     assert [e["activity"] for e in doc["timeline"]] == [e.activity for e in plan.timeline()]
     assert [a["id"] for a in doc["advice"]] == ["nausea", "journal"]
     assert doc["advice"][0]["actions"] == ["Sip water", "Lie down"]
-    assert doc["ruleset"] == {"id": "clinic", "version": "3", "title": "Clinic aftercare"}
+    assert doc["ruleset"] == {
+        "id": "clinic",
+        "version": "3",
+        "title": "Clinic aftercare",
+        "digest": plan.ruleset.digest,
+    }
     with_at = validate(plan.to_dict(AT))
     assert [d["activity"] for d in with_at["decisions"]] == list(plan.ruleset.activities)
     assert {d["at_utc"] for d in with_at["decisions"]} == {"2026-11-26T02:00:00+00:00"}
@@ -388,10 +395,35 @@ def test_the_digest_is_pinned_for_a_small_ruleset_on_every_python():
 
 def test_the_digest_is_the_sha256_of_the_sorted_compact_document():
     document = Ruleset.from_dict(_TINY).to_dict()
+    claimed = document.pop("digest")  # the document names its digest, computed without it
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert '"until":{"hours":24}' in canonical
     expected = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    assert Ruleset.from_dict(_TINY).digest == f"sha256:{expected}"
+    assert Ruleset.from_dict(_TINY).digest == f"sha256:{expected}" == claimed
+
+
+def test_a_ruleset_document_edited_after_it_was_written_is_refused(tmp_path: Path):
+    document = clinic_ruleset().to_dict()
+    assert Ruleset.from_dict(document) == clinic_ruleset()  # its own digest: accepted
+    document["rules"][0]["reason"] = "Drive whenever you like."
+    with pytest.raises(RulesetError, match=r"digest: is sha256:\w+, but the rules in the"):
+        Ruleset.from_dict(document)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(RulesetError, match="changed after it was written") as caught:
+        load_ruleset(path)
+    assert caught.value.source == str(path)
+    del document["digest"]  # a reviewer who accepts the change removes the digest
+    assert Ruleset.from_dict(document).rule("driving").reason == "Drive whenever you like."
+
+
+@pytest.mark.parametrize("digest", ["sha256:abc", "md5:" + "0" * 64, 12, None])
+def test_a_digest_that_is_not_one_is_a_problem(digest: object):
+    document = clinic_ruleset().to_dict()
+    document["digest"] = digest
+    problems = validate_ruleset(document)
+    assert [p.path for p in problems] == ["digest"]
+    assert "must be 'sha256:' and 64 hex digits" in problems[0].message
 
 
 def test_the_digest_ignores_layout_and_order_but_not_content(tmp_path: Path):
@@ -413,3 +445,59 @@ def test_the_digest_ignores_layout_and_order_but_not_content(tmp_path: Path):
     assert Ruleset.from_dict(changed).digest not in digests
     assert default_ruleset().digest.startswith("sha256:")
     assert len(default_ruleset().digest) == len("sha256:") + 64
+
+
+# The audit trail: every view names the rules and the tz database that produced it
+
+
+def test_every_view_names_the_ruleset_digest_and_tz_database() -> None:
+    plan = _overridden()
+    summary = {
+        "id": plan.ruleset.id,
+        "version": plan.ruleset.version,
+        "title": plan.ruleset.title,
+        "digest": plan.ruleset.digest,
+    }
+    documents = [
+        plan.to_dict(AT),
+        *(d.to_dict() for d in plan.decisions_at(AT)),
+        *(e.to_dict() for e in plan.timeline()),
+    ]
+    for doc in documents:
+        validate(doc)
+        assert doc["ruleset"] == summary
+        # A never-lifting entry is written in UTC, which needs no tz database.
+        if doc["timezone"] == "America/New_York":
+            assert doc["tzdb"] == tzdb_info(plan.session.timezone)
+            assert doc["tzdb"]["version"]
+        else:
+            assert doc["tzdb"] == {"source": "none", "version": None}
+
+
+def test_a_course_names_its_ruleset_in_every_view() -> None:
+    ruleset = clinic_plan().ruleset
+    course = plan_for_course(
+        [
+            Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC), "America/New_York"),
+            Session(dt.datetime(2026, 11, 27, 23, 30, tzinfo=UTC), "America/New_York"),
+        ],
+        ruleset,
+    )
+    at = dt.datetime(2026, 11, 28, 1, tzinfo=UTC)
+    for doc in [
+        *(d.to_dict() for d in course.decisions_at(at)),
+        *(e.to_dict() for e in course.timeline()),
+    ]:
+        assert validate(doc)["ruleset"]["digest"] == ruleset.digest
+
+
+def test_two_rulesets_with_the_same_id_and_version_are_told_apart() -> None:
+    plan = clinic_plan()
+    data = plan.ruleset.to_dict()
+    data["rules"][0]["reason"] = "Another reason, same id and version."
+    del data["digest"]  # a new ruleset, not an edited document
+    other = plan_for(plan.session, Ruleset.from_dict(data))
+    first, second = plan.check("driving", AT).to_dict(), other.check("driving", AT).to_dict()
+    assert first["ruleset"]["id"] == second["ruleset"]["id"]
+    assert first["ruleset"]["version"] == second["ruleset"]["version"]
+    assert first["ruleset"]["digest"] != second["ruleset"]["digest"]

@@ -36,7 +36,7 @@ SCHEMA = Draft202012Validator(ruleset_schema(), format_checker=Draft202012Valida
 
 def base_data(**changes: Any) -> dict[str, Any]:
     data = default_ruleset().to_dict()
-    del data["schema"]
+    del data["schema"], data["digest"]  # the data is edited: it no longer has that digest
     data.update(changes)
     return data
 

@@ -40,13 +40,17 @@ from ketamine_guidance._errors import (
 )
 from ketamine_guidance._formats.codes import (
     ACTIVITY_SYSTEM,
+    DEFAULT_BASE_URL,
     DEFAULT_SOURCE_LABEL,
     RESTRICTION_EXTENSION,
 )
 from ketamine_guidance._formats.exports import (
     cds_response,
+    fhir_definitions,
     to_cds_card,
+    to_fhir_bundle,
     to_fhir_careplan,
+    to_fhir_plandefinition,
     to_ical,
 )
 from ketamine_guidance._formats.sheet import SheetFormat, render_sheet
@@ -121,11 +125,15 @@ __all__ = [
     "Window",
     # Exports to other systems (FHIR R4, CDS Hooks, iCalendar)
     "ACTIVITY_SYSTEM",
+    "DEFAULT_BASE_URL",
     "DEFAULT_SOURCE_LABEL",
     "RESTRICTION_EXTENSION",
     "cds_response",
+    "fhir_definitions",
     "to_cds_card",
+    "to_fhir_bundle",
     "to_fhir_careplan",
+    "to_fhir_plandefinition",
     "to_ical",
     # Exceptions
     "BeforeSessionEndError",

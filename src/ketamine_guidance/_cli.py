@@ -198,15 +198,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a session's plan as JSON, FHIR R4, CDS Hooks cards or iCalendar",
         description=(
             "Write the aftercare plan for a session in another system's format: json (the "
-            "plan document), fhir (a FHIR R4 CarePlan; needs --subject), cds (a CDS Hooks "
-            "response for the decisions at --at) or ical (calendar reminders; needs the "
-            "'ical' extra)."
+            "plan document), fhir (a FHIR R4 CarePlan; needs --subject), fhir-bundle (a "
+            "FHIR transaction Bundle: the CarePlan as a conditional update, with a Provenance "
+            "per override; needs --subject), plandefinition (the ruleset as a FHIR "
+            "PlanDefinition with its ActivityDefinitions), cds (a CDS Hooks response for the "
+            "decisions at --at) or ical (calendar reminders; needs the 'ical' extra).  "
+            "Repeat --ended-at for a course (fhir, fhir-bundle, cds, ical)."
         ),
     )
-    _add_session_options(export)
+    _add_session_options(export, course=True)
     _add_ruleset_option(export)
     export.add_argument(
-        "--format", required=True, choices=("json", "fhir", "cds", "ical"), help="output format"
+        "--format",
+        required=True,
+        choices=("json", "fhir", "fhir-bundle", "plandefinition", "cds", "ical"),
+        help="output format",
+    )
+    export.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="FHIR: where the code system, extensions and identifier systems live "
+        "(default: the docs site's)",
     )
     export.add_argument(
         "--at",
@@ -215,7 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the instant to describe (json: adds the decisions then; fhir: created and "
         "statuses; cds: required)",
     )
-    export.add_argument("--subject", metavar="REFERENCE", help="FHIR patient, as Patient/123")
+    export.add_argument(
+        "--subject",
+        metavar="REFERENCE",
+        help="the patient: FHIR needs a reference (Patient/123); ical puts it, hashed, in UIDs",
+    )
+    export.add_argument(
+        "--stamp",
+        type=_instant,
+        metavar="ISO8601",
+        help="ical: every event's DTSTAMP (default: now)",
+    )
+    export.add_argument(
+        "--sequence",
+        type=int,
+        metavar="N",
+        help="ical: every event's SEQUENCE (default: the number of overrides)",
+    )
     export.add_argument(
         "--source-label",
         metavar="TEXT",
@@ -307,6 +335,12 @@ class _Visible(io.TextIOBase):
 
     def flush(self) -> None:
         self.target.flush()
+
+    @property
+    def buffer(self) -> Any:
+        """The target's binary stream: iCalendar bytes, escaped by the library, go there
+        as they are (a text stream on Windows would turn each CR LF into CR CR LF)."""
+        return getattr(self.target, "buffer", None)
 
 
 def _one_line(text: str) -> str:
@@ -421,17 +455,29 @@ def _cmd_sheet(args: argparse.Namespace, out: TextIO) -> int:
 
 def _export_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the export options, if anything (each format's own needs)."""
-    if args.format == "fhir" and args.subject is None:
-        return "export --format fhir needs --subject (a reference, as Patient/123)"
+    if args.format in {"fhir", "fhir-bundle"} and args.subject is None:
+        return f"export --format {args.format} needs --subject (a reference, as Patient/123)"
+    if args.base_url is not None and args.format not in _FHIR_FORMATS:
+        return "--base-url applies only to --format fhir, fhir-bundle and plandefinition"
+    if args.at is not None and args.format == "plandefinition":
+        return "--at does not apply to --format plandefinition (the rules, not a session)"
     if args.format == "cds" and args.at is None:
         return "export --format cds needs --at (the instant of the order)"
-    if args.subject is not None and args.format != "fhir":
-        return "--subject applies only to --format fhir"
+    if args.subject is not None and args.format not in {"fhir", "fhir-bundle", "ical"}:
+        return "--subject applies only to --format fhir, fhir-bundle and ical"
+    for option in ("stamp", "sequence"):
+        if getattr(args, option) is not None and args.format != "ical":
+            return f"--{option} applies only to --format ical"
     if args.source_label is not None and args.format != "cds":
         return "--source-label applies only to --format cds"
     if args.at is not None and args.format == "ical":
         return "--at does not apply to --format ical (the reminders do not change)"
     return None
+
+
+#: The export formats that take a course (--ended-at repeated).
+_COURSE_FORMATS = frozenset({"cds", "fhir", "fhir-bundle", "ical"})
+_FHIR_FORMATS = frozenset({"fhir", "fhir-bundle", "plandefinition"})
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -440,18 +486,49 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     problem = _export_problem(args)
     if problem is not None:
         raise UsageError(problem)
-    plan = _plan(args)
+    ruleset = _ruleset(args)
+    fhir: dict[str, Any] = {} if args.base_url is None else {"base_url": args.base_url}
+    if args.format == "plandefinition":
+        _emit_json(exports.to_fhir_plandefinition(ruleset, **fhir), out)
+        return EXIT_OK
+    zone = _timezone(args)
+    sessions = [Session(ended, zone) for ended in args.ended_at]
+    plan: AftercarePlan | CoursePlan
+    if len(sessions) == 1:
+        plan = plan_for(sessions[0], ruleset)
+    elif args.format in _COURSE_FORMATS:
+        plan = plan_for_course(sessions, ruleset)
+    else:
+        courses = ", ".join(sorted(_COURSE_FORMATS))
+        msg = f"--format {args.format} takes one --ended-at (a course: {courses})"
+        raise UsageError(msg)
     if args.format == "json":
+        assert isinstance(plan, AftercarePlan)  # noqa: S101  (one session, checked above)
         _emit_json(plan_dict(plan, args.at), out)
     elif args.format == "fhir":
-        _emit_json(exports.to_fhir_careplan(plan, subject=args.subject, at=args.at), out)
+        _emit_json(exports.to_fhir_careplan(plan, subject=args.subject, at=args.at, **fhir), out)
+    elif args.format == "fhir-bundle":
+        _emit_json(exports.to_fhir_bundle(plan, subject=args.subject, at=args.at, **fhir), out)
     elif args.format == "cds":
         label = args.source_label or exports.DEFAULT_SOURCE_LABEL
         decisions = plan.decisions_at(args.at)
         _emit_json(exports.cds_response(decisions, source_label=label), out)
     else:
-        out.write(exports.to_ical(plan).decode("utf-8"))
+        data = exports.to_ical(plan, subject=args.subject, stamp=args.stamp, sequence=args.sequence)
+        _emit_bytes(data, out)
     return EXIT_OK
+
+
+def _emit_bytes(data: bytes, out: TextIO) -> None:
+    """Bytes as they are (iCalendar's CRLF): to the stream's buffer where it has one, so
+    a text stream on Windows does not turn each CR LF into CR CR LF."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode("utf-8"))
+        return
+    out.flush()
+    buffer.write(data)
+    buffer.flush()
 
 
 def _governance_lines(ruleset: Ruleset) -> list[str]:

@@ -30,6 +30,7 @@ from ketamine_guidance._rules.ruleset import ruleset_summary_dict
 
 if TYPE_CHECKING:
     from ketamine_guidance._engine.plan import AftercarePlan, Decision, Override, TimelineEntry
+    from ketamine_guidance._rules.ruleset import Ruleset
 
 __all__ = [
     "decision_dict",
@@ -126,6 +127,11 @@ def tzdb_info(tz: dt.tzinfo) -> dict[str, str | None]:
     return {"source": "unknown", "version": None}
 
 
+def _ruleset(ruleset: Ruleset | None) -> dict[str, Any] | None:
+    """The ruleset that gave a view, or None for an answer built by hand."""
+    return None if ruleset is None else ruleset_summary_dict(ruleset)
+
+
 def _zone_header(tz: dt.tzinfo) -> dict[str, Any]:
     return {"timezone": zone_name(tz), "tzdb": tzdb_info(tz)}
 
@@ -184,6 +190,7 @@ def decision_dict(decision: Decision, at: dt.datetime | None = None) -> dict[str
     return {
         "schema": schema_id("decision"),
         **_zone_header(session.timezone),
+        "ruleset": _ruleset(decision.ruleset),
         "session": _session(session),
         **_decision(decision),
     }
@@ -210,7 +217,12 @@ def timeline_entry_dict(entry: TimelineEntry) -> dict[str, Any]:
     """
     tz = UTC if entry.permitted_from is None else entry.permitted_from.tzinfo
     assert tz is not None  # noqa: S101  (permitted_from is aware by construction)
-    return {"schema": schema_id("timeline-entry"), **_zone_header(tz), **_entry(entry, tz)}
+    return {
+        "schema": schema_id("timeline-entry"),
+        **_zone_header(tz),
+        "ruleset": _ruleset(entry.ruleset),
+        **_entry(entry, tz),
+    }
 
 
 def plan_dict(plan: AftercarePlan, at: dt.datetime | None = None) -> dict[str, Any]:

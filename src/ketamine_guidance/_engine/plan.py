@@ -203,6 +203,12 @@ class Decision:
     ``lifts_beyond_range`` is True when ``permitted_from`` is None only because the
     restriction would lift after ``datetime.max``: it is in force for as long as this
     library can tell, which is not the same as "no end is given".
+    ``ruleset`` is the ruleset that gave the answer (None for one built by hand): its
+    id, version and :attr:`~ketamine_guidance.Ruleset.digest` go into every document
+    and export made from the decision.
+
+    .. versionchanged:: 0.2.0
+       ``ruleset`` and ``lifts_beyond_range``.
     """
 
     activity: str
@@ -216,6 +222,9 @@ class Decision:
     session: Session
     at: dt.datetime | None = field(default=None, eq=False)
     lifts_beyond_range: bool = False
+    # The ruleset that gave this answer (None for a decision built by hand); its id,
+    # version and digest go into every document and export made from the decision.
+    ruleset: Ruleset | None = field(default=None, eq=False, repr=False)
 
     @property
     def permitted(self) -> bool:
@@ -234,7 +243,13 @@ class Decision:
 
 @frozen(kw_only=True)
 class TimelineEntry:
-    """When one activity's restriction lifts."""
+    """When one activity's restriction lifts.
+
+    ``ruleset`` is the ruleset the entry comes from (None for one built by hand).
+
+    .. versionchanged:: 0.2.0
+       ``ruleset``.
+    """
 
     activity: str
     label: str
@@ -248,6 +263,8 @@ class TimelineEntry:
     #: True when ``permitted_from`` is None only because the restriction would lift
     #: after ``datetime.max``, as for a :class:`Decision`.
     lifts_beyond_range: bool = False
+    # The ruleset the entry comes from (None for one built by hand).
+    ruleset: Ruleset | None = field(default=None, eq=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """This entry as a ``ketamine-guidance/timeline-entry/v1`` JSON document.
@@ -456,7 +473,8 @@ class AftercarePlan:
     def _timeline(self) -> tuple[TimelineEntry, ...]:
         tz = self.session.timezone
         ended = self.session.ended_at_utc
-        rules = self.ruleset._by_activity
+        ruleset = self.ruleset
+        rules = ruleset._by_activity
         entries: list[TimelineEntry] = []
         for activity, lift in self._lifts.items():
             rule = rules[activity]
@@ -469,14 +487,15 @@ class AftercarePlan:
                     track.status_until_lift,
                     track.permitted_from,
                     overrides,
+                    ruleset,
                     beyond=_beyond_range(track),
                 )
             else:
                 before, since = _unchanged(rule, ended, lift)
                 if since == ended:
-                    entry = _entry(rule, tz, before, since, ())
+                    entry = _entry(rule, tz, before, since, (), ruleset)
                 else:  # shared by every session in this zone that lifts at that instant
-                    entry = _shared_entry(rule, tz, before, since)
+                    entry = _shared_entry(rule, tz, before, since, ruleset)
             entries.append(entry)
         return tuple(sorted(entries, key=lift_order))
 
@@ -624,6 +643,7 @@ class AftercarePlan:
             "override": override,
             "session": self.session,
             "lifts_beyond_range": _beyond_range(track),
+            "ruleset": self.ruleset,
         }
 
 
@@ -674,12 +694,13 @@ def _beyond_range(track: Track) -> bool:
     )
 
 
-def _entry(  # noqa: PLR0913  (beyond is keyword-only, named at the call)
+def _entry(  # noqa: PLR0913, PLR0917  (private; called in three places with all six)
     rule: Rule,
     tz: dt.tzinfo,
     before: Status,
     since: dt.datetime | None,
     overrides: tuple[Override, ...],
+    ruleset: Ruleset,
     *,
     beyond: bool | None = None,
 ) -> TimelineEntry:
@@ -696,29 +717,31 @@ def _entry(  # noqa: PLR0913  (beyond is keyword-only, named at the call)
         clinician_adjustable=rule.clinician_adjustable,
         overrides=overrides,
         lifts_beyond_range=beyond,
+        ruleset=ruleset,
     )
 
 
 # Timeline entries that do not depend on the session's own instant (a "next day"
 # lift is the same for every session that ended on that local day in that zone),
-# keyed by the identity of the rule and the zone.  Each value holds the rule and the
-# zone themselves, so neither can be freed and its id reused while it is cached.
-_SharedKey: TypeAlias = "tuple[int, int, dt.datetime | None]"
-_SHARED: dict[_SharedKey, tuple[Rule, dt.tzinfo, TimelineEntry]] = {}
+# keyed by the identity of the rule, the zone and the ruleset.  Each value holds them
+# themselves, so none can be freed and its id reused while it is cached.
+_SharedKey: TypeAlias = "tuple[int, int, dt.datetime | None, int]"
+_SHARED: dict[_SharedKey, tuple[Rule, dt.tzinfo, Ruleset, TimelineEntry]] = {}
 _SHARED_MAX = 1 << 16
 
 
 def _shared_entry(
-    rule: Rule, tz: dt.tzinfo, before: Status, since: dt.datetime | None
+    rule: Rule, tz: dt.tzinfo, before: Status, since: dt.datetime | None, ruleset: Ruleset
 ) -> TimelineEntry:
-    key = (id(rule), id(tz), since)  # ``before`` follows from the rule when lift > end
+    # ``before`` follows from the rule when lift > end
+    key = (id(rule), id(tz), since, id(ruleset))
     hit = _SHARED.get(key)
-    if hit is not None and hit[0] is rule and hit[1] is tz:
-        return hit[2]
-    entry = _entry(rule, tz, before, since, ())
+    if hit is not None and hit[0] is rule and hit[1] is tz and hit[2] is ruleset:
+        return hit[3]
+    entry = _entry(rule, tz, before, since, (), ruleset)
     if len(_SHARED) >= _SHARED_MAX:
         _SHARED.clear()
-    _SHARED[key] = (rule, tz, entry)
+    _SHARED[key] = (rule, tz, ruleset, entry)
     return entry
 
 

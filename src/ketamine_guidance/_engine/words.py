@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["format_date", "format_local", "format_offset", "round_up_to_minute"]
+__all__ = [
+    "format_clock",
+    "format_date",
+    "format_local",
+    "format_offset",
+    "format_short",
+    "round_up_to_minute",
+]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -90,3 +97,30 @@ def format_date(moment: dt.datetime, *, us: bool = False) -> str:
     if us:
         return f"{day} {month} {moment.day}, {moment.year:04d}"
     return f"{day} {moment.day} {month} {moment.year:04d}"
+
+
+def format_short(moment: dt.datetime) -> str:
+    """``Thu 26 Nov 06:00 EST``: a local time for a reader who knows the year, rounded up
+    to the minute (:func:`round_up_to_minute`).
+
+    >>> import zoneinfo
+    >>> format_short(dt.datetime(2026, 11, 26, 6, tzinfo=zoneinfo.ZoneInfo("America/New_York")))
+    'Thu 26 Nov 06:00 EST'
+    """
+    moment = round_up_to_minute(moment)
+    offset = moment.utcoffset()
+    name = moment.tzname() or format_offset(offset or dt.timedelta(0))
+    return (
+        f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} "
+        f"{moment.hour:02d}:{moment.minute:02d} {name}"
+    )
+
+
+def format_clock(moment: dt.datetime) -> str:
+    """``18:30``: the wall-clock time alone, rounded up to the minute.
+
+    >>> format_clock(dt.datetime(2026, 11, 25, 18, 29, 1))
+    '18:30'
+    """
+    moment = round_up_to_minute(moment)
+    return f"{moment.hour:02d}:{moment.minute:02d}"

@@ -1,21 +1,33 @@
 """Decisions as CDS Hooks cards: the warning a prescriber sees inside the EHR.
 
 A card is made for every decision that is not PERMITTED: ``warning`` for NOT_PERMITTED,
-``info`` for PERMITTED_WITH_CAUTION.  Its summary (under 140 characters, as CDS Hooks
-asks) names the activity's label; its Markdown detail gives the reason and when the
-restriction lifts, in the patient's local time.
+``info`` for PERMITTED_WITH_CAUTION.  It is written for the clinician who reads it:
+
+* the summary (under 140 characters, as CDS Hooks asks) says what holds and until when,
+  and when the session ended ("Driving: not permitted until Thu 26 Nov 06:00 EST;
+  ketamine session ended 18:30"; for caution "take care until ...; after that
+  permitted"); times are rounded *up* to the minute, so none is shown earlier than true;
+* the Markdown detail quotes the reason the patient was given, says who overrode the
+  rule if anyone did, and names the source and the rules (ruleset id, version, digest)
+  and the tz database;
+* ``uuid`` is stable for the same plan, decision and instant (a UUID 5 of them);
+* ``source`` carries the service's label, the ruleset's digest and the activity as its
+  ``topic``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
+from ketamine_guidance._engine.documents import iso, tzdb_info
 from ketamine_guidance._engine.plan import Decision
 from ketamine_guidance._engine.windows import BEYOND_RANGE
 from ketamine_guidance._errors import ExportError
 from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM
-from ketamine_guidance._formats.escape import markdown as _md
-from ketamine_guidance._formats.text import format_local
+from ketamine_guidance._formats.escape import markdown
+from ketamine_guidance._formats.text import format_clock, format_short
 from ketamine_guidance._rules.model import Status
 from ketamine_guidance._text import visible
 
@@ -25,41 +37,112 @@ __all__ = ["MAX_SUMMARY", "card"]
 MAX_SUMMARY = 139
 
 _INDICATORS = {Status.NOT_PERMITTED: "warning", Status.PERMITTED_WITH_CAUTION: "info"}
+#: The name of the card's extension that carries the audit trail.
+AUDIT_EXTENSION = "ketamine-guidance-audit"
+
+
+def _until(decision: Decision) -> str | None:
+    lift = decision.permitted_from
+    return None if lift is None else format_short(lift)  # rounded up: never early
+
+
+def _ended(decision: Decision) -> str:
+    """When the session ended: the clock time alone on the day of the question."""
+    ended = decision.session.ended_at_local
+    at = decision.at
+    if at is not None and at.astimezone(ended.tzinfo).date() == ended.date():
+        return format_clock(ended)
+    return format_short(ended)
+
+
+def _state(decision: Decision) -> str:
+    until = _until(decision)
+    short = "take care" if decision.status is Status.PERMITTED_WITH_CAUTION else "not permitted"
+    if until is None:
+        end = f"the end is {BEYOND_RANGE}" if decision.lifts_beyond_range else "no end is given"
+        return f"{short}; {end}"
+    if decision.status is Status.PERMITTED_WITH_CAUTION:
+        return f"take care until {until}; after that permitted"
+    return f"not permitted until {until}"
 
 
 def _summary(decision: Decision) -> str:
-    label, status = visible(decision.label, keep_newlines=False), decision.status.text
-    until = (
-        "" if decision.permitted_from is None else f" until {format_local(decision.permitted_from)}"
-    )
-    for text in (f"{label}: {status} after ketamine{until}", f"{label}: {status} after ketamine"):
+    label, state = visible(decision.label, keep_newlines=False), _state(decision)
+    short = "take care" if decision.status is Status.PERMITTED_WITH_CAUTION else "not permitted"
+    ended = f"ketamine session ended {_ended(decision)}"
+    for text in (f"{label}: {state}; {ended}", f"{label}: {state}", f"{label}: {short}"):
         if len(text) <= MAX_SUMMARY:
             return text
-    tail = f"…: {status} after ketamine"
+    tail = f"…: {short}"
     return label[: MAX_SUMMARY - len(tail)] + tail
 
 
 def _detail(decision: Decision) -> str:
     session = decision.session
-    zone = f" ({session.zone_name})" if session.zone_name else ""
+    zone = f" ({markdown(session.zone_name)})" if session.zone_name else ""
+    ended = format_short(session.ended_at_local)
     lines = [
-        (
-            f"**{_md(decision.label)}** is **{decision.status.text}** after the ketamine "
-            f"session that ended {format_local(session.ended_at_local)}{zone}."
-        ),
+        f"**{markdown(decision.label)}**: {markdown(_state(decision))}\\.",
         "",
-        _md(decision.reason),
+        f"The ketamine session ended {markdown(ended)}{zone}\\.",
         "",
+        "What the patient was told:",
+        "",
+        *(f"> {line}" for line in markdown(decision.reason).split("\n")),
     ]
     if decision.permitted_from is None and decision.lifts_beyond_range:
-        lines.append(f"The end is {BEYOND_RANGE}: treat it as in force.")
+        lines += ["", markdown(f"The end is {BEYOND_RANGE}: treat it as in force.")]
     elif decision.permitted_from is None:
-        lines.append("No end is given: only a clinician can lift this restriction.")
-    else:
-        lines.append(f"Permitted from **{format_local(decision.permitted_from)}**{zone}.")
+        lines += ["", markdown("The ruleset gives no end: treat it as in force.")]
+    override = decision.override
+    if override is not None:
+        when = format_short(override.effective_from_utc.astimezone(session.timezone))
+        lines += [
+            "",
+            f"Set by {markdown(override.clinician)} from {markdown(when)}"
+            + (f": {markdown(override.note)}" if override.note else "\\."),
+        ]
     source = decision.source
-    lines += ["", f"Source: *{_md(source.title)}*, section “{_md(source.section)}”."]
+    lines += ["", f"Source: *{markdown(source.title)}*, section “{markdown(source.section)}”\\."]
+    ruleset = decision.ruleset
+    if ruleset is not None:
+        lines += [
+            "",
+            (
+                f"Rules: {markdown(ruleset.id)} {markdown(ruleset.version)} "
+                f"\\({markdown(ruleset.digest)}\\)\\."
+            ),
+        ]
     return "\n".join(lines)
+
+
+def _uuid(decision: Decision) -> str:
+    """Stable for the same plan (rules, session, override), decision and instant."""
+    ruleset = decision.ruleset
+    override = decision.override
+    parts = [
+        "ketamine-guidance-card",
+        "" if ruleset is None else ruleset.digest,
+        iso(decision.session.ended_at_utc),
+        str(decision.session.zone_name),
+        decision.activity,
+        decision.status.value,
+        "" if decision.at is None else iso(decision.at.astimezone(dt.timezone.utc)),
+        "" if decision.permitted_from_utc is None else iso(decision.permitted_from_utc),
+        "" if override is None else f"{override.clinician}|{iso(override.effective_from_utc)}",
+        decision.reason,
+    ]
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(parts)))
+
+
+def _audit(decision: Decision) -> dict[str, Any]:
+    ruleset = decision.ruleset
+    return {
+        "ruleset": None
+        if ruleset is None
+        else {"id": ruleset.id, "version": ruleset.version, "digest": ruleset.digest},
+        "tzdb": tzdb_info(decision.session.timezone),
+    }
 
 
 def card(decision: Decision, *, source_label: str) -> dict[str, Any] | None:
@@ -76,16 +159,20 @@ def card(decision: Decision, *, source_label: str) -> dict[str, Any] | None:
     indicator = _INDICATORS.get(decision.status)
     if indicator is None:
         return None
+    ruleset = decision.ruleset
+    label = source_label if ruleset is None else f"{source_label} · rules {ruleset.digest}"
     return {
+        "uuid": _uuid(decision),
         "summary": _summary(decision),
         "indicator": indicator,
         "detail": _detail(decision),
         "source": {
-            "label": source_label,
+            "label": label,
             "topic": {
                 "system": ACTIVITY_SYSTEM,
                 "code": decision.activity,
                 "display": decision.label,
             },
         },
+        "extension": {AUDIT_EXTENSION: _audit(decision)},
     }

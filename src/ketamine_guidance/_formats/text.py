@@ -7,10 +7,19 @@ up to the minute: nothing is shown earlier than true.
 from __future__ import annotations
 
 from ketamine_guidance._engine.words import (
+    format_clock,
     format_date,
     format_local,
     format_offset,
+    format_short,
     round_up_to_minute,
 )
 
-__all__ = ["format_date", "format_local", "format_offset", "round_up_to_minute"]
+__all__ = [
+    "format_clock",
+    "format_date",
+    "format_local",
+    "format_offset",
+    "format_short",
+    "round_up_to_minute",
+]

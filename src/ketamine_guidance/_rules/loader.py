@@ -55,6 +55,7 @@ def _toml_loads(text: str) -> object:
 
 
 __all__ = [
+    "CLAIMED_DIGEST",
     "MAX_FILE_BYTES",
     "Fields",
     "default_fields",
@@ -70,6 +71,10 @@ __all__ = [
 Fields: TypeAlias = "dict[str, Any]"
 
 RULESET_SCHEMA = "ketamine-guidance/ruleset/v1"
+#: The key under which the fields hand on a document's own ``digest`` for the ruleset
+#: class to check (the loader, below it, cannot compute one).
+CLAIMED_DIGEST = "claimed_digest"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_FILE_BYTES = 1024 * 1024
 MAX_HOURS = 24 * 366 * 10  # ten years: anything longer is a typing mistake, not a window
 MAX_DAYS = 366 * 10
@@ -537,6 +542,12 @@ class _Reader:
             raise self.fail(path, f"must be {RULESET_SCHEMA!r}, not {_shown(value)}")
         return RULESET_SCHEMA
 
+    def digest(self, value: object, path: str) -> str:
+        # Ruleset documents name their digest; the ruleset class checks it matches.
+        if not isinstance(value, str) or not _DIGEST.fullmatch(value):
+            raise self.fail(path, f"must be 'sha256:' and 64 hex digits, not {value!r}")
+        return value
+
     def ruleset(self, value: object, path: str) -> Fields:
         given: set[object] = (
             set(cast("Mapping[object, object]", value)) if isinstance(value, Mapping) else set()
@@ -544,6 +555,7 @@ class _Reader:
         extending = "extends" in given
         parsers: dict[str, Callable[[object, str], object]] = {
             "schema": self.schema,
+            "digest": self.digest,
             "id": self.text,
             "version": self.text,
             "title": self.text,
@@ -563,6 +575,7 @@ class _Reader:
         }
         defaults = {
             "schema": RULESET_SCHEMA,
+            "digest": None,
             "extends": None,
             "rules": (),
             "remove": (),
@@ -589,8 +602,29 @@ class _Reader:
             partial=True,
         )
         del fields["schema"]
+        claimed = fields.pop("digest")
+        if claimed is not None:
+            fields[CLAIMED_DIGEST] = claimed
         base: Fields | None = fields.pop("extends")
         removals = {key: fields.pop(key) for key in ("remove", "remove_advice")}
+        self._inherit(fields, base, removals, given, path, extending=extending)
+        if fields["translations"]:
+            self.check_translations(fields)
+        if self.problems:
+            raise _InvalidFieldError
+        return fields
+
+    def _inherit(  # noqa: PLR0913  (the flag after * is named at the call)
+        self,
+        fields: Fields,
+        base: Fields | None,
+        removals: dict[str, Any],
+        given: set[object],
+        path: str,
+        *,
+        extending: bool,
+    ) -> None:
+        """Fill in what a file leaves out: the defaults, or what it takes from its base."""
         if not extending:
             for key in removals:
                 if key in given:
@@ -610,11 +644,6 @@ class _Reader:
             for key in ("next_day_begins", "contact", "emergency", "language"):
                 if fields[key] is None:
                     fields[key] = base[key]
-        if fields["translations"]:
-            self.check_translations(fields)
-        if self.problems:
-            raise _InvalidFieldError
-        return fields
 
 
 def _join(path: str, key: str) -> str:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from ketamine_guidance._rules.loader import default_fields, load_fields, ruleset_fields
+from ketamine_guidance._errors import RulesetError, RulesetProblem
+from ketamine_guidance._rules.loader import (
+    CLAIMED_DIGEST,
+    default_fields,
+    load_fields,
+    ruleset_fields,
+)
 from ketamine_guidance._rules.model import (
     DEFAULT_NEXT_DAY_BEGINS,
     Advice,
@@ -69,11 +75,11 @@ class Ruleset:
     def digest(self) -> str:
         """``sha256:`` and the hex SHA-256 of the ruleset's canonical JSON form.
 
-        The canonical form is the ruleset's document (:meth:`to_dict`) written with
-        sorted keys, no spaces and UTF-8: it depends only on the rules and advice, not on
-        the file's layout, field order, comments or the Python version.  Two rulesets
-        with the same id and version but different content have different digests, so
-        every answer can name exactly which rules produced it.
+        The canonical form is the ruleset's document (:meth:`to_dict`, without its own
+        ``digest``) written with sorted keys, no spaces and UTF-8: it depends only on the
+        rules and advice, not on the file's layout, field order, comments or the Python
+        version.  Two rulesets with the same id and version but different content have
+        different digests, so every answer can name exactly which rules produced it.
 
         .. versionadded:: 0.2.0
         """
@@ -82,7 +88,7 @@ class Ruleset:
             import json
 
             canonical = json.dumps(
-                self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ruleset_content(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False
             )
             self._digest.append("sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest())
         return self._digest[0]
@@ -99,11 +105,17 @@ class Ruleset:
     def to_dict(self) -> dict[str, Any]:
         """This ruleset as a ``ketamine-guidance/ruleset/v1`` JSON document.
 
+        It names its own :attr:`digest`, so the document says exactly which rules it
+        holds; loading a document whose rules no longer match its ``digest`` (edited
+        after it was written) raises :class:`~ketamine_guidance.RulesetError`.
+
         The document is a complete, flat ruleset file: :meth:`from_dict` (or
         :func:`~ketamine_guidance.load_ruleset` on it saved as JSON) gives back an equal
         ruleset.
 
         .. versionadded:: 0.1.0
+        .. versionchanged:: 0.2.0
+           ``digest``.
         """
         return ruleset_dict(self)
 
@@ -138,7 +150,7 @@ def ruleset_from_data(data: object, *, source: str | None = None) -> Ruleset:
     Only ``extends = "default"`` works here: a file's ``extends`` path is read relative
     to the file, so load files with :func:`load_ruleset`.
     """
-    return Ruleset(**ruleset_fields(data, source=source))
+    return _built(ruleset_fields(data, source=source), source)
 
 
 def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
@@ -149,7 +161,23 @@ def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
     if not isinstance(path, str | os.PathLike):
         msg = f"path must be a str or a path-like object, not {type(path).__name__}"
         raise TypeError(msg)
-    return Ruleset(**load_fields(path))
+    return _built(load_fields(path), os.fspath(path))
+
+
+def _built(fields: dict[str, Any], source: str | None) -> Ruleset:
+    """The ruleset of checked fields; a document's own ``digest``, where it names one,
+    must be the digest of the rules it holds (fail closed on a document edited after it
+    was written)."""
+    claimed = fields.pop(CLAIMED_DIGEST, None)
+    ruleset = Ruleset(**fields)
+    if claimed is not None and claimed != ruleset.digest:
+        problem = RulesetProblem(
+            "digest",
+            f"is {claimed}, but the rules in the document give {ruleset.digest}: "
+            "it was changed after it was written (remove digest to accept the change)",
+        )
+        raise RulesetError([problem], source=source)
+    return ruleset
 
 
 @functools.cache
@@ -182,12 +210,23 @@ def _converter() -> cattrs.Converter:
     return made
 
 
-def ruleset_dict(ruleset: Ruleset) -> dict[str, Any]:
-    """A ruleset as a ``ketamine-guidance/ruleset/v1`` document: a complete, flat ruleset
-    file that :meth:`Ruleset.from_dict` loads back to an equal ruleset."""
+def ruleset_content(ruleset: Ruleset) -> dict[str, Any]:
+    """The ruleset's document without its digest: what the digest is computed over."""
     return {"schema": schema_id("ruleset"), **_converter().unstructure(ruleset)}
 
 
+def ruleset_dict(ruleset: Ruleset) -> dict[str, Any]:
+    """A ruleset as a ``ketamine-guidance/ruleset/v1`` document: a complete, flat ruleset
+    file that :meth:`Ruleset.from_dict` loads back to an equal ruleset, naming its own
+    ``digest`` (checked on loading)."""
+    return {**ruleset_content(ruleset), "digest": ruleset.digest}
+
+
 def ruleset_summary_dict(ruleset: Ruleset) -> dict[str, Any]:
-    """The ruleset's identity: id, version and title."""
-    return {"id": ruleset.id, "version": ruleset.version, "title": ruleset.title}
+    """The ruleset's identity: id, version, title and digest (which rules, exactly)."""
+    return {
+        "id": ruleset.id,
+        "version": ruleset.version,
+        "title": ruleset.title,
+        "digest": ruleset.digest,
+    }
