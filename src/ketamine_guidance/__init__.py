@@ -49,8 +49,10 @@ from ketamine_guidance._formats.sheet import SheetFormat, render_sheet
 from ketamine_guidance._rules.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import (
+    ATC_SYSTEM,
     Advice,
     AdviceCategory,
+    Code,
     DayAt,
     EndOfDay,
     Hours,
@@ -87,6 +89,8 @@ __all__ = [
     # Rulesets
     "Advice",
     "AdviceCategory",
+    "ATC_SYSTEM",
+    "Code",
     "Rule",
     "Ruleset",
     "Source",

@@ -10,7 +10,7 @@ from typing import TypeVar, cast
 import attrs
 from attrs import frozen
 
-from ketamine_guidance._rules.model import Advice, Rule, Source, Window, describe_window
+from ketamine_guidance._rules.model import Advice, Code, Rule, Source, Window, describe_window
 from ketamine_guidance._rules.ruleset import Ruleset
 
 __all__ = ["FieldChange", "ItemChange", "RulesetDiff", "diff_rulesets"]
@@ -131,8 +131,13 @@ def _text(value: object, next_day_begins: dt.time, name: str) -> str:
         return value.isoformat()
     if isinstance(value, tuple):
         items: tuple[object, ...] = value  # pyright: ignore[reportUnknownVariableType]
-        return "[" + ", ".join(repr(v) for v in items) + "]"
+        return "[" + ", ".join(_item_text(v) for v in items) + "]"
     return repr(value)
+
+
+def _item_text(value: object) -> str:
+    """One item of a list field: a code as ``system|code``, anything else as its repr."""
+    return f"{value.system}|{value.code}" if isinstance(value, Code) else repr(value)
 
 
 def _changes(

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     import cattrs
 
 __all__ = [
+    "ATC_SYSTEM",
     "Advice",
     "AdviceCategory",
+    "Code",
     "DayAt",
     "EndOfDay",
     "Hours",
@@ -155,9 +157,45 @@ def describe_window(window: Window, next_day_begins: dt.time) -> str:
     return "latest of " + " and ".join(describe_window(w, next_day_begins) for w in window.windows)
 
 
+#: The code system URL of the WHO ATC classification, as FHIR names it.
+ATC_SYSTEM = "http://www.whocc.no/atc"
+
+
+@frozen
+class Code:
+    """A code that marks what a rule restricts, such as a medication class.
+
+    ``system`` is the code system's URL (FHIR's ``Coding.system``), ``code`` the code in
+    it.  :meth:`matches` says whether a coded thing (a medication order's coding) falls
+    under this code: the same code in the same system or, in the ATC classification
+    (:data:`ATC_SYSTEM`), a code inside this class (``N05CD08`` is in ``N05C``).
+
+    >>> Code(ATC_SYSTEM, "N05C").matches(ATC_SYSTEM, "N05CD08")
+    True
+    >>> Code("http://www.nlm.nih.gov/research/umls/rxnorm", "197527").matches(
+    ...     "http://www.nlm.nih.gov/research/umls/rxnorm", "1975")
+    False
+    """
+
+    system: str
+    code: str
+
+    def matches(self, system: object, code: object) -> bool:
+        """True when ``code`` in ``system`` is this code, or in this ATC class."""
+        if system != self.system or not isinstance(code, str):
+            return False
+        if self.system == ATC_SYSTEM:
+            return code.strip().upper().startswith(self.code.upper())
+        return code.strip() == self.code
+
+
 @frozen(kw_only=True)
 class Rule:
-    """When one activity is restricted after a session, and how."""
+    """When one activity is restricted after a session, and how.
+
+    ``codes`` name what the rule restricts in other systems' terms (medication classes
+    and products), so that a CDS Hooks service can match a medication order to it.
+    """
 
     activity: str
     label: str
@@ -166,6 +204,7 @@ class Rule:
     source: Source
     while_restricted: Status = Status.NOT_PERMITTED
     clinician_adjustable: bool = False
+    codes: tuple[Code, ...] = ()
 
 
 class AdviceCategory(enum.Enum):
