@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import subprocess
@@ -331,3 +332,58 @@ def test_shipped_schemas_are_valid_draft_2020_12() -> None:
         schema = json.loads(folder.joinpath(name).read_text("utf-8"))
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         jsonschema.Draft202012Validator.check_schema(schema)
+
+
+# The ruleset digest: which rules produced a document
+
+
+_TINY = {
+    "id": "tiny",
+    "version": "1",
+    "title": "Tiny",
+    "rules": [
+        {
+            "activity": "driving",
+            "label": "Driving",
+            "until": {"hours": 24},
+            "reason": "Wait a day.",
+            "source": {"title": "T", "section": "S"},
+        }
+    ],
+}
+
+
+def test_the_digest_is_pinned_for_a_small_ruleset_on_every_python():
+    # Pinned: a change here means every stored digest changes; say so in the changelog.
+    assert Ruleset.from_dict(_TINY).digest == (
+        "sha256:2757a1136a3a1fe463b0a19dac4f0b566e347ffc588013b3651a722510a595e0"
+    )
+
+
+def test_the_digest_is_the_sha256_of_the_sorted_compact_document():
+    document = Ruleset.from_dict(_TINY).to_dict()
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert '"until":{"hours":24}' in canonical
+    expected = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert Ruleset.from_dict(_TINY).digest == f"sha256:{expected}"
+
+
+def test_the_digest_ignores_layout_and_order_but_not_content(tmp_path: Path):
+    reordered = dict(reversed(list(_TINY.items())))
+    as_toml = tmp_path / "tiny.toml"
+    as_toml.write_text(
+        '# a comment\ntitle = "Tiny"\nversion = "1"\nid = "tiny"\n\n[[rules]]\n'
+        'reason = "Wait a day."\nlabel = "Driving"\nactivity = "driving"\n'
+        'until = { hours = 24 }\nsource = { section = "S", title = "T" }\n',
+        encoding="utf-8",
+    )
+    digests = {
+        Ruleset.from_dict(_TINY).digest,
+        Ruleset.from_dict(reordered).digest,
+        load_ruleset(as_toml).digest,
+    }
+    assert len(digests) == 1
+    changed = {**_TINY, "rules": [{**_TINY["rules"][0], "reason": "Wait a day!"}]}  # type: ignore[dict-item]
+    assert Ruleset.from_dict(changed).digest not in digests
+    assert default_ruleset().digest.startswith("sha256:")
+    assert len(default_ruleset().digest) == len("sha256:") + 64

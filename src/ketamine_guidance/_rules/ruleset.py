@@ -56,9 +56,32 @@ class Ruleset:
     reviewed_on: dt.date | None = None
     effective_from: dt.date | None = None
     _by_activity: dict[str, Rule] = field(init=False, eq=False, repr=False, hash=False)
+    _digest: list[str] = field(init=False, factory=list[str], eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_by_activity", {r.activity: r for r in self.rules})
+
+    @property
+    def digest(self) -> str:
+        """``sha256:`` and the hex SHA-256 of the ruleset's canonical JSON form.
+
+        The canonical form is the ruleset's document (:meth:`to_dict`) written with
+        sorted keys, no spaces and UTF-8: it depends only on the rules and advice, not on
+        the file's layout, field order, comments or the Python version.  Two rulesets
+        with the same id and version but different content have different digests, so
+        every answer can name exactly which rules produced it.
+
+        .. versionadded:: 0.2.0
+        """
+        if not self._digest:
+            import hashlib
+            import json
+
+            canonical = json.dumps(
+                self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            )
+            self._digest.append("sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+        return self._digest[0]
 
     @classmethod
     def from_dict(cls, data: object) -> Ruleset:
