@@ -72,7 +72,7 @@ class Ehr:
     def jwks(self) -> dict[str, Any]:
         return dict(KeySet([self.key]).as_dict(private=False))
 
-    def token(  # noqa: PLR0913  (each claim can be set by a test)
+    def token(
         self,
         aud: str | list[str],
         *,

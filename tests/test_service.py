@@ -89,9 +89,11 @@ RULESET = Ruleset.from_dict(
 )
 
 
-def local(zone: str, *args: int) -> str:
+def local(zone: str, *wall_time: int) -> str:
     """A local wall time as the cards write it, via pytz (independent of the service)."""
-    moment = pytz.timezone(zone).localize(dt.datetime(*args), is_dst=None)
+    year, month, day, hour, minute = wall_time
+    wall = dt.datetime(year, month, day, hour, minute)
+    moment = pytz.timezone(zone).localize(wall, is_dst=None)
     return moment.strftime("%a %-d %b %Y, %H:%M %Z")
 
 
@@ -214,7 +216,11 @@ def test_discovery_lists_one_service_per_hook_with_prefetch_templates(service: H
     ids=["new-york-spring", "new-york-fall", "kathmandu"],
 )
 def test_patient_view_cards_say_when_each_restriction_lifts_in_the_patients_zone(
-    service: Harness, ended: dt.datetime, now: dt.datetime, zone: str, lift: tuple[int, ...]
+    service: Harness,
+    ended: dt.datetime,
+    now: dt.datetime,
+    zone: str,
+    lift: tuple[int, int, int, int, int],
 ) -> None:
     service.clock.now = now
     response = service.post(PV, hook_body("patient-view", prefetch=prefetch_for(ended, zone=zone)))

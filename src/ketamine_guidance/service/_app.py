@@ -8,8 +8,8 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -137,7 +137,8 @@ class _Service:
         try:
             return json.loads(chunks)
         except ValueError:
-            raise BadRequestError("the request body is not valid JSON") from None
+            msg = "the request body is not valid JSON"
+            raise BadRequestError(msg) from None
 
     async def authorized(self, request: Request, path: str) -> bool:
         base = self.config.base_url
@@ -172,6 +173,27 @@ class _Service:
             return None
         return patient, procedures
 
+    async def respond(self, spec: ServiceSpec, checked: HookRequest) -> Response:
+        """The answer to a checked hook request: prefetch, else fetch, else 412."""
+        patient, procedures = checked.prefetch.get("patient"), checked.prefetch.get("sessions")
+        if patient is None or procedures is None:
+            if checked.fhir_server is None:
+                return outcome(
+                    412,
+                    "required",
+                    "Prefetch 'patient' and 'sessions' are missing and no fhirServer is given.",
+                )
+            data = await self.fetched(checked)
+            if data is None:
+                cards = [self.cards.cannot_tell("not-read", [spec.hook])]
+                return JSONResponse({"cards": cards})
+            patient, procedures = data
+        if _resource_type(patient) != "Patient":
+            return outcome(400, "invalid", "prefetch patient must be a FHIR Patient")
+        if _resource_type(procedures) != "Bundle":
+            return outcome(400, "invalid", "prefetch sessions must be a FHIR Bundle")
+        return JSONResponse({"cards": self.answer(spec, checked, patient, procedures)})
+
     def answer(
         self, spec: ServiceSpec, hook: HookRequest, patient: object, procedures: object
     ) -> list[dict[str, Any]]:
@@ -202,7 +224,9 @@ class _Service:
                 if card is not None:
                     cards.append(card)
             return cards
-        return cards + self._order_cards(hook, plan, now, zone, len(ends), key)
+        return cards + self._order_cards(
+            hook, plan=plan, now=now, zone=zone, sessions=len(ends), key=key
+        )
 
     def _zone(self, patient: object) -> ZoneSource | str | None:
         """The zone, or "bad-zone", or None when nothing gives one."""
@@ -216,9 +240,10 @@ class _Service:
         clinic = self.config.clinic_timezone
         return None if clinic is None else ZoneSource(clinic, from_patient=False)
 
-    def _order_cards(  # noqa: PLR0913  (the parts of one answer)
+    def _order_cards(  # noqa: PLR0913  (the parts of one answer, keyword-only)
         self,
         hook: HookRequest,
+        *,
         plan: CoursePlan,
         now: dt.datetime,
         zone: ZoneSource,
@@ -254,6 +279,10 @@ class _Service:
         return [c for _, c in sorted(cards, key=lambda rc: -rc[0])]
 
 
+def _resource_type(value: object) -> object:
+    return cast("dict[str, object]", value).get("resourceType") if isinstance(value, dict) else None
+
+
 def spec_selects(hook: HookRequest, order: _fhir.Order) -> bool:
     """order-select answers for the selected orders only; order-sign for every draft."""
     if not hook.selections:
@@ -269,7 +298,9 @@ def build_app(config: ServiceConfig) -> Starlette:
     )
 
     def too_large() -> Response:
-        return outcome(413, "too-costly", f"The request body is over {config.max_body_bytes} bytes.")
+        return outcome(
+            413, "too-costly", f"The request body is over {config.max_body_bytes} bytes."
+        )
 
     def declared_too_large(request: Request) -> bool:
         length = request.headers.get("content-length", "")
@@ -295,24 +326,7 @@ def build_app(config: ServiceConfig) -> Starlette:
             return too_large()
         except BadRequestError as exc:
             return outcome(400, "invalid", str(exc))
-        patient, procedures = checked.prefetch.get("patient"), checked.prefetch.get("sessions")
-        if patient is None or procedures is None:
-            if checked.fhir_server is None:
-                return outcome(
-                    412,
-                    "required",
-                    "Prefetch 'patient' and 'sessions' are missing and no fhirServer is given.",
-                )
-            data = await service.fetched(checked)
-            if data is None:
-                cards = [service.cards.cannot_tell("not-read", [spec.hook])]
-                return JSONResponse({"cards": cards})
-            patient, procedures = data
-        if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
-            return outcome(400, "invalid", "prefetch patient must be a FHIR Patient")
-        if not isinstance(procedures, dict) or procedures.get("resourceType") != "Bundle":
-            return outcome(400, "invalid", "prefetch sessions must be a FHIR Bundle")
-        return JSONResponse({"cards": service.answer(spec, checked, patient, procedures)})
+        return await service.respond(spec, checked)
 
     async def feedback(request: Request) -> Response:
         spec = SERVICES.get(request.path_params["service_id"])
@@ -345,7 +359,7 @@ def build_app(config: ServiceConfig) -> Starlette:
         return outcome(500, "exception", "The service failed; the error has been logged.")
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:

@@ -34,9 +34,10 @@ FetchJson = Callable[[str], Awaitable[object]]
 
 def _key_set(data: object) -> KeySet | None:
     try:
-        return KeySet.import_key_set(cast("Any", data))
+        keys = cast("KeySet", KeySet.import_key_set(cast("Any", data)))  # pyright: ignore[reportUnknownMemberType]
     except (JoseError, ValueError, TypeError, KeyError, AttributeError):
         return None
+    return keys
 
 
 class Verifier:

@@ -107,7 +107,7 @@ class Cards:
         key = json.dumps([self.digest, *parts], default=str, separators=(",", ":"))
         return str(uuid.uuid5(_NAMESPACE, key))
 
-    def _card(  # noqa: PLR0913  (keyword-only, each named at the call)
+    def _card(
         self,
         *,
         key: Sequence[object],
@@ -121,7 +121,11 @@ class Cards:
             "url": f"{self._docs}/explanation/traceability.html",
         }
         if rule is not None:
-            source["topic"] = {"system": ACTIVITY_SYSTEM, "code": rule.activity, "display": rule.label}
+            source["topic"] = {
+                "system": ACTIVITY_SYSTEM,
+                "code": rule.activity,
+                "display": rule.label,
+            }
         return {
             "uuid": self._uuid(*key),
             "summary": summary,
@@ -170,9 +174,11 @@ class Cards:
         src = decision.source
         lines += [
             "",
-            f"Rule source: *{markdown(src.title)}*, section “{markdown(src.section)}”; "
-            f"ruleset {markdown(self.ruleset.id)} {markdown(self.ruleset.version)} "
-            f"({self.digest[:19]}…).",
+            (
+                f"Rule source: *{markdown(src.title)}*, section “{markdown(src.section)}”; "
+                f"ruleset {markdown(self.ruleset.id)} {markdown(self.ruleset.version)} "
+                f"({self.digest[:19]}…)."
+            ),
         ]
         return lines
 
@@ -193,15 +199,19 @@ class Cards:
         )
         detail = "\n".join(
             [
-                f"After ketamine, **{markdown(rule.label)}** is **{decision.status.text}** for "
-                f"this patient. {lift}",
+                (
+                    f"After ketamine, **{markdown(rule.label)}** is **{decision.status.text}** for "
+                    f"this patient. {lift}"
+                ),
                 "",
                 *self._facts(decision, zone, sessions),
             ]
         )
         return self._card(
             key=("restriction", *key, decision.activity),
-            summary=_fit(f"After ketamine: {rule.label}", f" {decision.status.text}{_until(decision)}"),
+            summary=_fit(
+                f"After ketamine: {rule.label}", f" {decision.status.text}{_until(decision)}"
+            ),
             indicator=indicator,
             detail=detail,
             rule=rule,
@@ -229,13 +239,17 @@ class Cards:
         )
         detail = "\n".join(
             [
-                f"**{markdown(order.name)}** falls under the ketamine aftercare rule "
-                f"**{markdown(rule.label)}** (code {markdown(code.code)} in "
-                f"{markdown(code.system)}), which is **{decision.status.text}** for this "
-                f"patient now. {lift}",
+                (
+                    f"**{markdown(order.name)}** falls under the ketamine aftercare rule "
+                    f"**{markdown(rule.label)}** (code {markdown(code.code)} in "
+                    f"{markdown(code.system)}), which is **{decision.status.text}** for this "
+                    f"patient now. {lift}"
+                ),
                 "",
-                "Consider removing the order or starting it after the restriction lifts. "
-                "To go ahead, give an override reason.",
+                (
+                    "Consider removing the order or starting it after the restriction lifts. "
+                    "To go ahead, give an override reason."
+                ),
                 "",
                 *self._facts(decision, zone, sessions),
             ]
@@ -287,32 +301,42 @@ class Cards:
         reasons = {
             "no-zone": (
                 "no time zone for this patient",
-                "The patient has a ketamine session on record, but neither the Patient "
-                f"record (extension {TIMEZONE_EXTENSION}) nor this service's configuration "
-                "gives a time zone, so the service cannot tell when the aftercare "
-                "restrictions lift. It does not guess one.",
+                (
+                    "The patient has a ketamine session on record, but neither the Patient "
+                    f"record (extension {TIMEZONE_EXTENSION}) nor this service's configuration "
+                    "gives a time zone, so the service cannot tell when the aftercare "
+                    "restrictions lift. It does not guess one."
+                ),
             ),
             "bad-zone": (
                 "the patient's time zone is not recognised",
-                "The Patient record's time zone extension does not hold an IANA time zone "
-                "name the service knows, so it cannot tell when the aftercare restrictions "
-                "lift. It does not guess one.",
+                (
+                    "The Patient record's time zone extension does not hold an IANA time zone "
+                    "name the service knows, so it cannot tell when the aftercare restrictions "
+                    "lift. It does not guess one."
+                ),
             ),
             "no-end": (
                 "a ketamine session has no end time",
-                "A completed ketamine session on record gives no end time with a UTC "
-                "offset, so the service cannot tell when its restrictions lift.",
+                (
+                    "A completed ketamine session on record gives no end time with a UTC "
+                    "offset, so the service cannot tell when its restrictions lift."
+                ),
             ),
             "not-read": (
                 "the patient's sessions could not be read",
-                "The service could not read the patient's ketamine sessions or Patient "
-                "record from the EHR's FHIR server, so it cannot tell whether aftercare "
-                "restrictions are in force.",
+                (
+                    "The service could not read the patient's ketamine sessions or Patient "
+                    "record from the EHR's FHIR server, so it cannot tell whether aftercare "
+                    "restrictions are in force."
+                ),
             ),
             "ruleset": (
                 "the ruleset does not cover this session",
-                "The configured ruleset is not in effect for the date of the patient's "
-                "ketamine session, so the service cannot tell the restrictions.",
+                (
+                    "The configured ruleset is not in effect for the date of the patient's "
+                    "ketamine session, so the service cannot tell the restrictions."
+                ),
             ),
         }
         short, text = reasons[why]

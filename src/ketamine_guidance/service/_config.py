@@ -153,7 +153,7 @@ _KEYS: dict[str, str] = {
 }
 
 
-def _setting(key: str, value: object) -> object:
+def _check_setting(key: str, value: object) -> None:
     kind = _KEYS[key]
     if kind == "an integer":
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -166,7 +166,6 @@ def _setting(key: str, value: object) -> object:
     if not ok:
         msg = f"config: {key} must be {kind}, not {value!r}"
         raise ConfigError(msg)
-    return value
 
 
 def config_from_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -191,7 +190,8 @@ def config_from_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         if key not in _KEYS:
             msg = f"config: unknown key {key!r} (allowed: {', '.join(_KEYS)})"
             raise ConfigError(msg)
-        settings[key] = _setting(key, value)
+        _check_setting(key, value)
+        settings[key] = value
     return _resolve(settings, base)
 
 

@@ -121,9 +121,7 @@ def sessions(bundle: object, codes: Sequence[Code]) -> list[SessionRecord]:
         if not any(c.matches(s, v) for s, v in _codings(resource.get("code")) for c in codes):
             continue
         ident = resource.get("id")
-        out.append(
-            SessionRecord(ident if isinstance(ident, str) else "", _instant(_end(resource)))
-        )
+        out.append(SessionRecord(ident if isinstance(ident, str) else "", _instant(_end(resource))))
     return out
 
 

@@ -122,6 +122,14 @@ def _need(condition: bool, message: str) -> None:  # noqa: FBT001 (a check, read
         raise BadRequestError(message)
 
 
+def _bundle(value: object) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        data = cast("dict[str, Any]", value)
+        if data.get("resourceType") == "Bundle":
+            return data
+    return None
+
+
 def check_request(spec: ServiceSpec, body: object) -> HookRequest:
     """The request, or BadRequestError naming the first field that does not fit."""
     _need(isinstance(body, dict), "the request body must be a JSON object")
@@ -142,12 +150,8 @@ def check_request(spec: ServiceSpec, body: object) -> HookRequest:
     draft_orders: object = None
     selections: tuple[str, ...] = ()
     if spec.hook in ("order-select", "order-sign"):
-        draft_orders = ctx.get("draftOrders")
-        _need(
-            isinstance(draft_orders, dict)
-            and cast("dict[str, Any]", draft_orders).get("resourceType") == "Bundle",
-            "context.draftOrders must be a FHIR Bundle",
-        )
+        draft_orders = _bundle(ctx.get("draftOrders"))
+        _need(draft_orders is not None, "context.draftOrders must be a FHIR Bundle")
     if spec.hook == "order-select":
         raw = ctx.get("selections")
         _need(
@@ -198,7 +202,7 @@ def check_feedback(body: object) -> list[dict[str, Any]]:
 
     _need(isinstance(body, dict), "the request body must be a JSON object")
     items = cast("dict[str, Any]", body).get("feedback")
-    _need(isinstance(items, list) and bool(items), "feedback must be a non-empty list")
+    _need(isinstance(items, list) and items != [], "feedback must be a non-empty list")
     rows: list[dict[str, Any]] = []
     for index, item in enumerate(cast("list[object]", items)):
         where = f"feedback[{index}]"

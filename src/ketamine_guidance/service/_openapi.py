@@ -243,7 +243,9 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "CDS Hooks discovery",
                 "operationId": "discovery",
-                "responses": {"200": _json("The services and their prefetch templates.", "Discovery")},
+                "responses": {
+                    "200": _json("The services and their prefetch templates.", "Discovery")
+                },
             }
         },
         "/openapi.json": {

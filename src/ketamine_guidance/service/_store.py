@@ -85,9 +85,7 @@ class Store:
     def add_feedback(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Store feedback rows (each with every column); return how many."""
         values = [
-            tuple(
-                json.dumps(row[c]) if c == "accepted_suggestions" else row[c] for c in _COLUMNS
-            )
+            tuple(json.dumps(row[c]) if c == "accepted_suggestions" else row[c] for c in _COLUMNS)
             for row in rows
         ]
         marks = ", ".join("?" for _ in _COLUMNS)
@@ -105,7 +103,7 @@ class Store:
             rows = cursor.fetchall()
         out: list[dict[str, Any]] = []
         for row in rows:
-            item = dict(zip(_COLUMNS, row, strict=True))
+            item: dict[str, Any] = dict(zip(_COLUMNS, row, strict=True))
             item["accepted_suggestions"] = json.loads(item["accepted_suggestions"])
             out.append(item)
         return out
