@@ -41,6 +41,7 @@ SIGN = "/cds-services/ketamine-aftercare-order-sign"
 SELECT = "/cds-services/ketamine-aftercare-order-select"
 SOURCE = {"title": "Test aftercare", "section": "After the session"}
 
+CLIENT = httpx.Client(timeout=10)  # one client: each new one builds an SSL context
 RULESET = Ruleset.from_dict(
     {
         "id": "test",
@@ -108,6 +109,7 @@ class Harness:
     def __init__(self, tmp_path: Path, ehr: Ehr, **settings: Any) -> None:
         self.ehr = ehr
         self.clock = Clock(dt.datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
+        self.client = CLIENT
         self.settings = {
             "ruleset": RULESET,
             "jwks": ehr.jwks(),
@@ -144,14 +146,30 @@ class Harness:
         headers.update(kwargs.pop("headers", {}))
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers.setdefault("Content-Type", "application/json")
-        return httpx.post(self.url + path, content=content, headers=headers, timeout=10, **kwargs)
+        return self.client.post(self.url + path, content=content, headers=headers, **kwargs)
+
+
+START = dt.datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_client() -> Iterator[None]:
+    yield
+    CLIENT.close()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    harness = Harness(tmp_path_factory.mktemp("service"), Ehr()).start()
+    yield harness
+    harness.stop()
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path, Ehr()).start()
-    yield harness
-    harness.stop()
+def service(running: Harness) -> Harness:
+    """The shared service, its clock back at the start."""
+    running.clock.now = START
+    return running
 
 
 def prefetch_for(*ends: dt.datetime, zone: str | None = "America/New_York") -> dict[str, Any]:
@@ -171,7 +189,7 @@ def cards_of(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def test_discovery_lists_one_service_per_hook_with_prefetch_templates(service: Harness) -> None:
-    response = httpx.get(service.url + "/cds-services")
+    response = CLIENT.get(service.url + "/cds-services")
     assert response.status_code == 200
     services = response.json()["services"]
     assert [s["hook"] for s in services] == ["patient-view", "order-select", "order-sign"]
@@ -180,7 +198,7 @@ def test_discovery_lists_one_service_per_hook_with_prefetch_templates(service: H
         assert s["prefetch"]["patient"] == "Patient/{{context.patientId}}"
         assert s["prefetch"]["sessions"].startswith("Procedure?patient={{context.patientId}}&code=")
         assert "ketamine-session" in s["prefetch"]["sessions"]
-    document = httpx.get(service.url + "/openapi.json").json()
+    document = CLIENT.get(service.url + "/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     openapi_validator(document, "Discovery").validate(response.json())
 
@@ -225,7 +243,7 @@ def test_patient_view_cards_say_when_each_restriction_lifts_in_the_patients_zone
     service.clock.now = now
     response = service.post(PV, hook_body("patient-view", prefetch=prefetch_for(ended, zone=zone)))
     cards = cards_of(response)
-    document = httpx.get(service.url + "/openapi.json").json()
+    document = CLIENT.get(service.url + "/openapi.json").json()
     openapi_validator(document, "CDSResponse").validate(response.json())
     by_topic = {c["source"]["topic"]["code"]: c for c in cards}
     # Most restrictive first: never, then the next-day ones, then the caution; water is fine.
@@ -381,7 +399,7 @@ def test_order_sign_warns_for_a_matching_order_and_says_nothing_for_others(
         SIGN, hook_body("order-sign", prefetch=prefetch_for(ENDED), orders=orders)
     )
     (card,) = cards_of(response)
-    document = httpx.get(service.url + "/openapi.json").json()
+    document = CLIENT.get(service.url + "/openapi.json").json()
     openapi_validator(document, "CDSResponse").validate(response.json())
     lift = local("America/New_York", 2026, 11, 26, 6, 0)
     assert card["indicator"] == "warning"
@@ -552,7 +570,7 @@ def test_413_over_one_mebibyte(service: Harness) -> None:
         for _ in range(17):
             yield b" " * 65536
 
-    response = httpx.post(
+    response = CLIENT.post(
         service.url + PV,
         content=chunks(),
         headers={
@@ -592,9 +610,9 @@ def test_tokens_valid_expired_unknown_key_wrong_aud_wrong_iss_and_replayed(
         assert response.status_code == 401, why
         assert response.json()["issue"][0]["diagnostics"] == "Not authorized.", why
     for header in ("", "Basic abc", "Bearer", "Bearer not.a.jwt"):
-        response = httpx.post(service.url + PV, json=body, headers={"Authorization": header})
+        response = CLIENT.post(service.url + PV, json=body, headers={"Authorization": header})
         assert response.status_code == 401
-    assert httpx.post(service.url + PV, json=body).status_code == 401
+    assert CLIENT.post(service.url + PV, json=body).status_code == 401
     # aud may be the service's own base URL, as a list too
     assert service.post(PV, body, token=service.token(PV, aud=[service.url])).status_code == 200
 
@@ -667,16 +685,16 @@ def test_cors_preflight_for_a_configured_origin(tmp_path: Path) -> None:
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization,content-type",
         }
-        response = httpx.options(harness.url + PV, headers=preflight)
+        response = CLIENT.options(harness.url + PV, headers=preflight)
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == origin
         assert "POST" in response.headers["access-control-allow-methods"]
         assert "authorization" in response.headers["access-control-allow-headers"].lower()
-        other = httpx.options(
+        other = CLIENT.options(
             harness.url + PV, headers={**preflight, "Origin": "https://evil.example.org"}
         )
         assert "access-control-allow-origin" not in other.headers
-        get = httpx.get(harness.url + "/cds-services", headers={"Origin": origin})
+        get = CLIENT.get(harness.url + "/cds-services", headers={"Origin": origin})
         assert get.headers["access-control-allow-origin"] == origin
     finally:
         harness.stop()
@@ -819,7 +837,7 @@ def test_bad_feedback_is_400(service: Harness, body: Any, message: str) -> None:
 
 
 def test_feedback_needs_a_token(service: Harness) -> None:
-    response = httpx.post(service.url + SIGN + "/feedback", json=feedback_body("c"))
+    response = CLIENT.post(service.url + SIGN + "/feedback", json=feedback_body("c"))
     assert response.status_code == 401
 
 

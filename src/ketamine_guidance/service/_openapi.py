@@ -136,7 +136,7 @@ _SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["card", "outcome", "outcomeTimestamp"],
                     "properties": {
-                        "card": _STRING,
+                        "card": {"type": "string", "minLength": 1},
                         "outcome": {"enum": ["accepted", "overridden"]},
                         "outcomeTimestamp": {"type": "string", "format": "date-time"},
                         "overrideReason": {
@@ -186,9 +186,18 @@ def _request_schema(hook: str) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["hook", "hookInstance", "context"],
+        # The service needs the Patient and the sessions: prefetched, or fetched.
+        "anyOf": [
+            {
+                "required": ["prefetch"],
+                "properties": {"prefetch": {"required": ["patient", "sessions"]}},
+            },
+            {"required": ["fhirServer"]},
+        ],
+        "dependentRequired": {"fhirAuthorization": ["fhirServer"]},
         "properties": {
             "hook": {"const": hook},
-            "hookInstance": _STRING,
+            "hookInstance": {"type": "string", "minLength": 1},
             "fhirServer": {"type": "string", "pattern": "^https?://"},
             "fhirAuthorization": {
                 "type": "object",
