@@ -580,6 +580,12 @@ def test_413_over_one_mebibyte(service: Harness) -> None:
     )
     assert response.status_code == 413
     assert service.post(SIGN + "/feedback", big).status_code == 413
+    response = CLIENT.post(
+        service.url + SIGN + "/feedback",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {service.token(SIGN + '/feedback')}"},
+    )
+    assert response.status_code == 413
 
 
 def test_an_unknown_service_is_404(service: Harness) -> None:
@@ -927,3 +933,112 @@ def test_a_fhir_server_that_fails_or_answers_too_much_gives_a_cannot_tell_card(
         assert "could not be read" in card["summary"]
     finally:
         harness.stop()
+
+
+# Edges
+
+
+def test_sessions_alone_in_prefetch_fetches_the_patient_only(service: Harness) -> None:
+    seen: list[tuple[str, str | None]] = []
+    resources = {"Patient": patient(zone="Asia/Kathmandu"), "Procedure": bundle()}
+    with Server(fhir_app(resources, seen)) as fhir:
+        body = hook_body(
+            "patient-view",
+            prefetch={"sessions": bundle(procedure(ENDED))},
+            fhirServer=fhir.url + "/fhir",
+        )
+        cards = cards_of(service.post(PV, body))
+    assert [p for p, _ in seen] == ["/fhir/Patient/p1"]
+    assert "Asia/Kathmandu" in cards[0]["detail"].replace("\\", "")
+
+
+def test_an_unexpected_failure_is_a_500_with_no_detail(
+    running: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail(*_: object) -> object:
+        msg = "secret patient detail"
+        raise RuntimeError(msg)
+
+    assert running.server is not None
+    app = running.server.server.config.app
+    monkeypatch.setattr(app.state.service, "answer", fail)
+    response = running.post(PV, hook_body("patient-view", prefetch=prefetch_for(ENDED)))
+    assert response.status_code == 500
+    assert response.json()["issue"][0]["code"] == "exception"
+    assert "secret" not in response.text
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "unexpected RuntimeError" in text
+    assert "secret" not in text
+
+
+def test_a_key_set_that_cannot_be_read_refuses_every_token(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, Ehr(), jwks={"keys": [{"kty": "nonsense"}]}).start()
+    try:
+        body = hook_body("patient-view", prefetch=prefetch_for(ENDED))
+        assert harness.post(PV, body).status_code == 401
+    finally:
+        harness.stop()
+
+
+def test_a_long_medication_name_is_cut_and_an_order_without_id_gets_no_suggestion(
+    service: Harness,
+) -> None:
+    name = "Midazolam " + "extra long product description " * 8
+    order = medication_request("x", "N05CD08", name)
+    del order["id"]
+    body = hook_body("order-sign", prefetch=prefetch_for(ENDED), orders=[order])
+    (card,) = cards_of(service.post(SIGN, body))
+    lift = local("America/New_York", 2026, 11, 26, 6, 0)
+    assert len(card["summary"]) == 139
+    assert card["summary"].endswith(f"…: not permitted after ketamine until {lift}")
+    assert "suggestions" not in card
+    assert "selectionBehavior" not in card
+
+
+def test_odd_fhir_shapes_are_read_safely() -> None:
+    from ketamine_guidance import Code
+    from ketamine_guidance.service._fhir import orders, patient_zone, resources, sessions
+
+    code = Code(
+        "https://ketamine-guidance.readthedocs.io/fhir/CodeSystem/procedure", "ketamine-session"
+    )
+    assert list(resources([1])) == []
+    assert list(resources({"resourceType": "Procedure"})) == []
+    assert list(resources({"resourceType": "Bundle", "entry": [1, {"resource": 2}, {}]})) == []
+    assert list(resources({"resourceType": "Bundle", "entry": "x"})) == []
+    other = {"url": "http://example.org/other", "valueCode": "Asia/Tokyo"}
+    tz = {"url": "http://hl7.org/fhir/StructureDefinition/timezone", "valueCode": 5}
+    assert patient_zone({"extension": [other, 3]}) == (False, None)
+    assert patient_zone({"extension": [other, tz]}) == (True, None)
+    bad = procedure("2026-13-45T99:00:00Z")
+    naive = procedure("2026-11-25T18:30:00")
+    r5 = {**procedure(None), "occurrencePeriod": {"end": "2026-11-25T23:30:00Z"}}
+    r5_time = {**procedure(None), "occurrenceDateTime": "2026-11-25T23:30:00Z"}
+    ends = [s.ended_at for s in sessions(bundle(bad, naive, r5, r5_time), [code])]
+    utc = dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
+    assert ends == [None, None, utc, utc]
+    no_id = {**procedure(utc), "id": 7}
+    assert sessions(bundle(no_id), [code])[0].ident == ""
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "m",
+        "contained": [
+            {"resourceType": "Patient", "id": "med"},
+            {"resourceType": "Medication", "id": "other"},
+        ],
+        "medicationReference": {"reference": "#med"},
+    }
+    by_r5_reference = {
+        "resourceType": "MedicationRequest",
+        "medication": {"reference": {"reference": "Medication/1"}},
+    }
+    named = {
+        "resourceType": "MedicationRequest",
+        "medicationCodeableConcept": {"coding": [{"display": " "}, {"display": "Shown"}]},
+    }
+    found = orders(bundle(request, by_r5_reference, named, {"resourceType": "Observation"}))
+    assert [(o.ident, o.name, o.codings) for o in found] == [
+        ("m", "This medication order", ()),
+        (None, "This medication order", ()),
+        (None, "Shown", ((None, None), (None, None))),
+    ]

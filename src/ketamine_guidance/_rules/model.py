@@ -309,7 +309,15 @@ def converter() -> cattrs.Converter:
     made.register_unstructure_hook(dt.time, lambda t: f"{t:%H:%M}")
     made.register_unstructure_hook(dt.date, dt.date.isoformat)
     made.register_unstructure_hook(
-        Rule, make_dict_unstructure_fn(Rule, made, until=override(unstruct_hook=window_data))
+        Rule,
+        make_dict_unstructure_fn(
+            Rule,
+            made,
+            until=override(unstruct_hook=window_data),
+            # Written only when a rule has codes, so that documents (and digests) of
+            # rulesets without codes are as they were before codes existed.
+            codes=override(omit_if_default=True),
+        ),
     )
     return made
 

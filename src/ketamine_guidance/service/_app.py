@@ -23,10 +23,17 @@ from starlette.routing import Route
 from ketamine_guidance._engine.course import CoursePlan, plan_for_course
 from ketamine_guidance._engine.session import Session, resolve_timezone
 from ketamine_guidance._errors import GuidanceError
-from ketamine_guidance.service import _fhir
 from ketamine_guidance.service._auth import Verifier
 from ketamine_guidance.service._cards import Cards, ZoneSource, rank
 from ketamine_guidance.service._config import ServiceConfig
+from ketamine_guidance.service._fhir import (
+    FetchError,
+    Order,
+    fetch_json,
+    orders,
+    patient_zone,
+    sessions,
+)
 from ketamine_guidance.service._hooks import (
     PATIENT_TEMPLATE,
     SERVICES,
@@ -119,7 +126,7 @@ class _Service:
         self.plans = functools.lru_cache(maxsize=4096)(self._plan)
 
     async def _fetch_jwks(self, url: str) -> object:
-        return await _fhir.fetch_json(self.client, url, token=None, max_bytes=1024 * 1024)
+        return await fetch_json(self.client, url, token=None, max_bytes=1024 * 1024)
 
     def _plan(self, ends: tuple[dt.datetime, ...], zone: str) -> CoursePlan:
         return plan_for_course([Session(e, zone) for e in ends], self.config.ruleset)
@@ -161,15 +168,15 @@ class _Service:
         try:
             if patient is None:
                 url = f"{base}/{PATIENT_TEMPLATE.replace('{{context.patientId}}', ident)}"
-                patient = await _fhir.fetch_json(
+                patient = await fetch_json(
                     self.client, url, token=hook.access_token, max_bytes=limit
                 )
             if procedures is None:
                 url = f"{base}/{self.sessions_query.replace('{{context.patientId}}', ident)}"
-                procedures = await _fhir.fetch_json(
+                procedures = await fetch_json(
                     self.client, url, token=hook.access_token, max_bytes=limit
                 )
-        except _fhir.FetchError:
+        except FetchError:
             return None
         return patient, procedures
 
@@ -199,7 +206,7 @@ class _Service:
     ) -> list[dict[str, Any]]:
         now = self.clock().astimezone(UTC)
         key: list[object] = [spec.hook, now.isoformat()]
-        records = _fhir.sessions(procedures, self.config.session_codes)
+        records = sessions(procedures, self.config.session_codes)
         cards: list[dict[str, Any]] = []
         if any(r.ended_at is None for r in records):
             cards.append(self.cards.cannot_tell("no-end", key))
@@ -230,7 +237,7 @@ class _Service:
 
     def _zone(self, patient: object) -> ZoneSource | str | None:
         """The zone, or "bad-zone", or None when nothing gives one."""
-        has_extension, code = _fhir.patient_zone(patient)
+        has_extension, code = patient_zone(patient)
         if has_extension:
             try:
                 resolve_timezone(code)
@@ -253,7 +260,7 @@ class _Service:
         coded = [r for r in self.config.ruleset.rules if r.codes]
         restricted = any(plan.check(r.activity, now).status.restrictiveness for r in coded)
         cards: list[tuple[int, dict[str, Any]]] = []
-        for order in _fhir.orders(hook.draft_orders):
+        for order in orders(hook.draft_orders):
             if spec_selects(hook, order):
                 if not order.codings:
                     if restricted:
@@ -283,7 +290,7 @@ def _resource_type(value: object) -> object:
     return cast("dict[str, object]", value).get("resourceType") if isinstance(value, dict) else None
 
 
-def spec_selects(hook: HookRequest, order: _fhir.Order) -> bool:
+def spec_selects(hook: HookRequest, order: Order) -> bool:
     """order-select answers for the selected orders only; order-sign for every draft."""
     if not hook.selections:
         return True

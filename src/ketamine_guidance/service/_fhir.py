@@ -49,17 +49,14 @@ def _list(value: object) -> list[object]:
 
 
 def resources(value: object) -> Iterator[dict[str, Any]]:
-    """The resources of a Bundle (its entries), or the resource itself."""
-    data = _dict(value)
-    if data is None:
+    """The resources of a Bundle's entries (nothing for anything else)."""
+    data = _dict(value) or {}
+    if data.get("resourceType") != "Bundle":
         return
-    if data.get("resourceType") == "Bundle":
-        for entry in _list(data.get("entry")):
-            resource = _dict((_dict(entry) or {}).get("resource"))
-            if resource is not None:
-                yield resource
-    else:
-        yield data
+    for entry in _list(data.get("entry")):
+        resource = _dict((_dict(entry) or {}).get("resource"))
+        if resource is not None:
+            yield resource
 
 
 def patient_zone(patient: object) -> tuple[bool, str | None]:

@@ -59,7 +59,7 @@ _COLUMNS = (
 
 
 class Store:
-    """Feedback rows and used ``jti`` values in one SQLite file."""
+    """Feedback rows and used ``jti`` values in one SQLite file (read it with any SQLite tool)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -93,17 +93,3 @@ class Store:
         with self._lock, self._db:
             self._db.executemany(sql, values)
         return len(values)
-
-    def feedback(self) -> list[dict[str, Any]]:
-        """Every feedback row, oldest first."""
-        with self._lock:
-            cursor = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM feedback ORDER BY id"  # noqa: S608
-            )
-            rows = cursor.fetchall()
-        out: list[dict[str, Any]] = []
-        for row in rows:
-            item: dict[str, Any] = dict(zip(_COLUMNS, row, strict=True))
-            item["accepted_suggestions"] = json.loads(item["accepted_suggestions"])
-            out.append(item)
-        return out
