@@ -278,9 +278,8 @@ def main() -> None:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
         f"{platform.release()}, {platform.python_implementation()} {platform.python_version()}"
     )
-    print(
-        f"Throughput: {args.requests} requests, 16 at a time; latency: {args.rate:g}/s for {args.seconds:g} s"
-    )
+    load = f"latency: {args.rate:g}/s for {args.seconds:g} s"
+    print(f"Throughput: {args.requests} requests, 16 at a time; {load}")
     print()
     print(f"| Endpoint | Requests/s | p50 ms | p99 ms at {args.rate:g}/s | Targets |")
     print("| --- | --- | --- | --- | --- |")

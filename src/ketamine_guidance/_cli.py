@@ -346,6 +346,11 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         f"(public URL {config.base_url})\n"
     )
     out.flush()
+    import logging
+
+    # The service's own line per request (method, route, status, time: no patient data)
+    # replaces uvicorn's access log, which would print client addresses.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     uvicorn.run(app, host=config.host, port=config.port, access_log=False, ws="none")
     return EXIT_OK
 
