@@ -8,11 +8,14 @@ route: a bare Starlette JSON endpoint that answers ``{"cards": []}`` without rea
 request, the framework's floor.  A bounded asyncio httpx client then measures, for
 patient-view, order-sign and the bare endpoint, in the same run:
 
-* throughput: a fixed number of requests, 16 at a time, as fast as the server answers;
+* throughput: a fixed number of requests over 16 keep-alive connections, as fast as the
+  server answers;
 * latency: an open-loop load at a fixed rate (200 requests per second by default), each
   request's time from its scheduled start, so a slow server cannot hide its queue.
 
-Every hook request carries a fresh ES384 token (signed beforehand) and its prefetch.
+Every request carries a fresh ES384 token (signed beforehand); hooks carry a prefetch.
+The client is a minimal HTTP/1.1 one over asyncio streams, so that it costs less than
+the server it measures.
 Targets: hooks at least half the bare endpoint's throughput; p99 under 20 ms at 200/s.
 Nothing here asserts: the table says PASS or MISS.
 """
@@ -156,50 +159,90 @@ class Load:
                 for _ in range(count)
             ]
 
-    async def one(self, client: Any, name: str) -> float:
-        headers = {
-            "Authorization": "Bearer " + self.tokens[name].pop(),
-            "Content-Type": "application/json",
-        }
+    async def one(self, conn: Connection, name: str) -> float:
+        token = self.tokens[name].pop()
         start = time.perf_counter()
-        response = await client.post(
-            self.base + PATHS[name], content=self.payload[name], headers=headers
-        )
+        status, body = await conn.post(PATHS[name], self.payload[name], token)
         elapsed = time.perf_counter() - start
-        if response.status_code != 200:
-            msg = f"{name}: HTTP {response.status_code}: {response.text[:200]}"
+        if status != 200:
+            msg = f"{name}: HTTP {status}: {body[:200]!r}"
             raise RuntimeError(msg)
-        if name != "bare" and not response.json()["cards"]:
+        if name != "bare" and b'"uuid"' not in body:
             msg = f"{name}: no cards"
             raise RuntimeError(msg)
         return elapsed
 
-    async def throughput(self, client: Any, name: str, total: int, concurrency: int = 16) -> float:
+    async def throughput(self, pool: list[Connection], name: str, total: int) -> float:
         remaining = [total]
 
-        async def worker() -> None:
+        async def worker(conn: Connection) -> None:
             while remaining[0] > 0:
                 remaining[0] -= 1
-                await self.one(client, name)
+                await self.one(conn, name)
 
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c) for c in pool))
         return total / (time.perf_counter() - start)
 
-    async def latency(self, client: Any, name: str, rate: float, seconds: float) -> list[float]:
+    async def latency(
+        self, pool: list[Connection], name: str, rate: float, seconds: float
+    ) -> list[float]:
         """Open loop: request i starts at i/rate; its latency counts from then."""
         count = int(rate * seconds)
         origin = time.perf_counter() + 0.05
         results: list[float] = []
+        free: asyncio.Queue[Connection] = asyncio.Queue()
+        for conn in pool:
+            free.put_nowait(conn)
 
         async def fire(i: int) -> None:
             scheduled = origin + i / rate
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            await self.one(client, name)
+            conn = await free.get()
+            try:
+                await self.one(conn, name)
+            finally:
+                free.put_nowait(conn)
             results.append(time.perf_counter() - scheduled)
 
         await asyncio.gather(*(fire(i) for i in range(count)))
         return results
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client: a load generator must cost less than the
+    server it measures, and a full client library costs about as much as the service."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str
+    ) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer, f"127.0.0.1:{port}")
+
+    async def post(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -207,22 +250,23 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 async def _measure(
-    base: str, key: Any, requests: int, rate: float, seconds: float
+    port: int, key: Any, requests: int, rate: float, seconds: float
 ) -> dict[str, Any]:
-    import httpx
-
-    load = Load(base, key, requests + int(rate * seconds) + 200)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+    load = Load(f"http://127.0.0.1:{port}", key, requests + int(rate * seconds) + 200)
+    pool = [await Connection.open(port) for _ in range(16)]
+    try:
         for name in PATHS:  # warm up: connections, caches
             for _ in range(50):
-                await load.one(client, name)
+                await load.one(pool[0], name)
         out: dict[str, Any] = {}
         for name in PATHS:
-            rps = await load.throughput(client, name, requests)
-            lat = await load.latency(client, name, rate, seconds)
+            rps = await load.throughput(pool, name, requests)
+            lat = await load.latency(pool, name, rate, seconds)
             out[name] = (rps, _quantile(lat, 0.50) * 1000, _quantile(lat, 0.99) * 1000)
         return out
+    finally:
+        for conn in pool:
+            conn.close()
 
 
 def main() -> None:
@@ -269,7 +313,7 @@ def main() -> None:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise
                     time.sleep(0.1)
-            results = asyncio.run(_measure(base, key, args.requests, args.rate, args.seconds))
+            results = asyncio.run(_measure(port, key, args.requests, args.rate, args.seconds))
         finally:
             server.terminate()
             server.wait(30)

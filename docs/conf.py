@@ -47,6 +47,8 @@ nitpick_ignore_regex = [
     ("py:class", r"T"),
     # The standard library: no network here to fetch Python's intersphinx inventory.
     ("py:class", r"(datetime|enum|pathlib|collections\.abc|typing|os)\..*"),
+    # The service's ASGI application class (Starlette has no intersphinx inventory here).
+    ("py:class", r"(starlette\.applications\.)?Starlette"),
 ]
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 

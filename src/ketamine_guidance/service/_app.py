@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ketamine_guidance._engine.course import CoursePlan, plan_for_course
+from ketamine_guidance._engine.plan import Decision
 from ketamine_guidance._engine.session import Session, resolve_timezone
 from ketamine_guidance._errors import GuidanceError
 from ketamine_guidance.service._auth import Verifier
@@ -258,12 +259,18 @@ class _Service:
         key: list[object],
     ) -> list[dict[str, Any]]:
         coded = [r for r in self.config.ruleset.rules if r.codes]
-        restricted = any(plan.check(r.activity, now).status.restrictiveness for r in coded)
+        decided: dict[str, Decision] = {}
+
+        def decide(activity: str) -> Decision:
+            if activity not in decided:
+                decided[activity] = plan.check(activity, now)
+            return decided[activity]
+
         cards: list[tuple[int, dict[str, Any]]] = []
         for order in orders(hook.draft_orders):
             if spec_selects(hook, order):
                 if not order.codings:
-                    if restricted:
+                    if any(decide(r.activity).status.restrictiveness for r in coded):
                         cards.append((1, self.cards.uncoded_order(order, key)))
                     continue
                 for rule in coded:
@@ -272,7 +279,7 @@ class _Service:
                     )
                     if code is None:
                         continue
-                    decision = plan.check(rule.activity, now)
+                    decision = decide(rule.activity)
                     card = self.cards.order(
                         order=order,
                         code=code,
