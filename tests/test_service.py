@@ -960,7 +960,7 @@ def test_an_unexpected_failure_is_a_500_with_no_detail(
         raise RuntimeError(msg)
 
     assert running.server is not None
-    app = running.server.server.config.app
+    app: Any = running.server.server.config.app
     monkeypatch.setattr(app.state.service, "answer", fail)
     response = running.post(PV, hook_body("patient-view", prefetch=prefetch_for(ENDED)))
     assert response.status_code == 500
