@@ -270,7 +270,7 @@ def _add_serve(commands: Any) -> None:
         "--public-url",
         metavar="URL",
         help="the base URL the EHR calls, checked against each token's aud "
-        "(default http://HOST:PORT)",
+        "(default: http, --host and --port)",
     )
     serve.add_argument(
         "--clinic-timezone",
@@ -282,8 +282,8 @@ def _add_serve(commands: Any) -> None:
         "--session-code",
         action="append",
         metavar="SYSTEM|CODE",
-        help="a Procedure code that marks a ketamine session (repeatable; default "
-        "https://ketamine-guidance.readthedocs.io/fhir/CodeSystem/procedure|ketamine-session)",
+        help="a Procedure code that marks a ketamine session (repeatable; default: the "
+        "code ketamine-session in the library's own procedure code system)",
     )
     serve.add_argument(
         "--cors-origin",
