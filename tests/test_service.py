@@ -1042,3 +1042,13 @@ def test_odd_fhir_shapes_are_read_safely() -> None:
         (None, "This medication order", ()),
         (None, "Shown", ((None, None), (None, None))),
     ]
+
+
+def test_a_paged_search_result_says_later_sessions_may_be_missing(service: Harness) -> None:
+    sessions = bundle(procedure(ENDED))
+    sessions["link"] = [{"relation": "self", "url": "x"}, {"relation": "next", "url": "y"}, 3]
+    body = hook_body("patient-view", prefetch={"patient": patient(), "sessions": sessions})
+    cards = cards_of(service.post(PV, body))
+    assert "not every session was read" in cards[0]["summary"]
+    assert cards[0]["indicator"] == "warning"
+    assert len(cards) > 1  # the sessions that were read still count

@@ -31,6 +31,7 @@ from ketamine_guidance.service._fhir import (
     FetchError,
     Order,
     fetch_json,
+    has_next_page,
     orders,
     patient_zone,
     sessions,
@@ -211,6 +212,8 @@ class _Service:
         cards: list[dict[str, Any]] = []
         if any(r.ended_at is None for r in records):
             cards.append(self.cards.cannot_tell("no-end", key))
+        if has_next_page(procedures):  # a later page could hold the latest session
+            cards.append(self.cards.cannot_tell("paged", key))
         ends = tuple(
             sorted(e.astimezone(UTC) for r in records if (e := r.ended_at) is not None and e <= now)
         )

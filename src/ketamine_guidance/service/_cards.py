@@ -323,6 +323,15 @@ class Cards:
                     "offset, so the service cannot tell when its restrictions lift."
                 ),
             ),
+            "paged": (
+                "not every session was read",
+                (
+                    "The EHR sent the patient's ketamine sessions in several pages and the "
+                    "service read only the first, so restrictions from a later session may be "
+                    "missing from these cards. Ask for all sessions in one page (a larger "
+                    "_count in the prefetch template)."
+                ),
+            ),
             "not-read": (
                 "the patient's sessions could not be read",
                 (

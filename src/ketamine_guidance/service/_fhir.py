@@ -26,6 +26,7 @@ __all__ = [
     "Order",
     "SessionRecord",
     "fetch_json",
+    "has_next_page",
     "orders",
     "patient_zone",
     "resources",
@@ -68,6 +69,12 @@ def patient_zone(patient: object) -> tuple[bool, str | None]:
             code = ext.get("valueCode")
             return True, code if isinstance(code, str) else None
     return False, None
+
+
+def has_next_page(bundle: object) -> bool:
+    """True when a search Bundle says more results follow (a ``next`` link)."""
+    data = _dict(bundle) or {}
+    return any((_dict(link) or {}).get("relation") == "next" for link in _list(data.get("link")))
 
 
 @frozen
