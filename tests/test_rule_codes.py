@@ -56,13 +56,13 @@ def test_the_default_ruleset_maps_sedatives_and_opioids_to_atc_classes() -> None
 
 def test_codes_load_and_round_trip_through_the_document() -> None:
     data = ruleset_with(
-        [{"system": RXNORM, "code": " 197527 "}, {"system": ATC_SYSTEM, "code": "N05C"}]
+        [{"system": RXNORM, "code": " 1000001 "}, {"system": ATC_SYSTEM, "code": "N05C"}]
     )
     ruleset = Ruleset.from_dict(data)
-    assert ruleset.rules[0].codes == (Code(RXNORM, "197527"), Code(ATC_SYSTEM, "N05C"))
+    assert ruleset.rules[0].codes == (Code(RXNORM, "1000001"), Code(ATC_SYSTEM, "N05C"))
     document = ruleset.to_dict()
     assert document["rules"][0]["codes"] == [
-        {"system": RXNORM, "code": "197527"},
+        {"system": RXNORM, "code": "1000001"},
         {"system": ATC_SYSTEM, "code": "N05C"},
     ]
     assert Ruleset.from_dict({k: v for k, v in document.items() if k != "schema"}) == ruleset
@@ -115,8 +115,8 @@ def test_good_codes_are_accepted_by_both(codes: list[dict[str, str]]) -> None:
         (Code(ATC_SYSTEM, "N05C"), ATC_SYSTEM, "N05BA01", False),  # diazepam: N05B, not N05C
         (Code(ATC_SYSTEM, "N05C"), RXNORM, "N05CD08", False),  # another system
         (Code(ATC_SYSTEM, "N05C"), ATC_SYSTEM, None, False),
-        (Code(RXNORM, "1975"), RXNORM, "197527", False),  # no prefix matching outside ATC
-        (Code(RXNORM, "197527"), RXNORM, "197527", True),
+        (Code(RXNORM, "1000"), RXNORM, "1000001", False),  # no prefix matching outside ATC
+        (Code(RXNORM, "1000001"), RXNORM, "1000001", True),
     ],
 )
 def test_a_code_matches_itself_and_atc_codes_inside_its_class(
@@ -131,11 +131,11 @@ def test_diff_shows_codes_added_as_system_and_code() -> None:
     clinic = attrs.evolve(
         base,
         rules=tuple(
-            attrs.evolve(r, codes=(*r.codes, Code(RXNORM, "197527"))) if r is rule else r
+            attrs.evolve(r, codes=(*r.codes, Code(RXNORM, "1000001"))) if r is rule else r
             for r in base.rules
         ),
     )
     text = str(diff_rulesets(base, clinic))
     assert "rule changed: sedative_medications: codes:" in text
-    assert f"{RXNORM}|197527]" in text
+    assert f"{RXNORM}|1000001]" in text
     assert f"[{ATC_SYSTEM}|N05B, {ATC_SYSTEM}|N05C] ->" in text

@@ -442,14 +442,20 @@ def test_order_select_checks_the_selected_orders_only(service: Harness) -> None:
     assert card["summary"].startswith("Zolpidem:")
 
 
-def test_an_order_with_no_code_is_flagged_while_a_medication_restriction_is_in_force(
+def test_an_order_with_no_code_in_a_known_system_is_flagged_while_a_restriction_is_in_force(
     service: Harness,
 ) -> None:
-    orders = [medication_request("mr-1", None, "Something for sleep")]
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    orders = [
+        medication_request("mr-1", None, "Something for sleep"),
+        medication_request(
+            "mr-2", "1000001", "A sedative coded in RxNorm only (test code)", system=rxnorm
+        ),
+    ]
     body = hook_body("order-sign", prefetch=prefetch_for(ENDED), orders=orders)
-    (card,) = cards_of(service.post(SIGN, body))
-    assert card["indicator"] == "info"
-    assert "no code" in card["summary"]
+    cards = cards_of(service.post(SIGN, body))
+    assert [c["indicator"] for c in cards] == ["info", "info"]
+    assert all("no usable code" in c["summary"] for c in cards)
     service.clock.now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     assert cards_of(service.post(SIGN, body)) == []
 

@@ -172,8 +172,8 @@ class Code:
 
     >>> Code(ATC_SYSTEM, "N05C").matches(ATC_SYSTEM, "N05CD08")
     True
-    >>> Code("http://www.nlm.nih.gov/research/umls/rxnorm", "197527").matches(
-    ...     "http://www.nlm.nih.gov/research/umls/rxnorm", "1975")
+    >>> Code("http://www.nlm.nih.gov/research/umls/rxnorm", "1000001").matches(
+    ...     "http://www.nlm.nih.gov/research/umls/rxnorm", "1000")
     False
     """
 

@@ -262,6 +262,7 @@ class _Service:
         key: list[object],
     ) -> list[dict[str, Any]]:
         coded = [r for r in self.config.ruleset.rules if r.codes]
+        systems = {c.system for r in coded for c in r.codes}
         decided: dict[str, Decision] = {}
 
         def decide(activity: str) -> Decision:
@@ -272,7 +273,9 @@ class _Service:
         cards: list[tuple[int, dict[str, Any]]] = []
         for order in orders(hook.draft_orders):
             if spec_selects(hook, order):
-                if not order.codings:
+                # No code in any system the ruleset's codes use (an RxNorm-only order
+                # against ATC classes): it cannot be matched, so it is not silently passed.
+                if not any(s in systems for s, _ in order.codings):
                     if any(decide(r.activity).status.restrictiveness for r in coded):
                         cards.append((1, self.cards.uncoded_order(order, key)))
                     continue

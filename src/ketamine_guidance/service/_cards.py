@@ -285,13 +285,15 @@ class Cards:
     def uncoded_order(self, order: Order, key: Sequence[object]) -> dict[str, Any]:
         """A draft order with no code to match while a medication restriction is in force."""
         detail = (
-            f"**{markdown(order.name)}** carries no medication code, so the service cannot "
-            "tell whether a ketamine aftercare restriction in force for this patient covers "
-            "it. Check the patient's aftercare plan before signing."
+            f"**{markdown(order.name)}** carries no medication code in a code system the "
+            "ruleset's medication codes use, so the service cannot tell whether a ketamine "
+            "aftercare restriction in force for this patient covers it. Check the patient's "
+            "aftercare plan before signing; a clinic can add its formulary's codes (such as "
+            "RxNorm) to its ruleset."
         )
         return self._card(
             key=("uncoded", *key, order.ident, order.name),
-            summary=_fit(order.name, ": not checked against ketamine aftercare (no code)"),
+            summary=_fit(order.name, ": not checked against ketamine aftercare (no usable code)"),
             indicator="info",
             detail=detail,
         )
