@@ -9,6 +9,7 @@ documentation page that traces each rule to its source.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,7 @@ from attrs import frozen
 
 from ketamine_guidance._engine.plan import Decision
 from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM
-from ketamine_guidance._formats.escape import markdown
+from ketamine_guidance._formats.escape import markdown as _markdown
 from ketamine_guidance._formats.text import format_local
 from ketamine_guidance._rules.model import Code, Rule, Status
 from ketamine_guidance._rules.ruleset import Ruleset
@@ -48,6 +49,14 @@ OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
 _NAMESPACE = uuid.UUID("2f0c6f52-5a8e-4e0c-9a53-6b1f3e0c4d21")
 _INDICATORS = {Status.NOT_PERMITTED: "warning", Status.PERMITTED_WITH_CAUTION: "info"}
 _FAR = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+
+_markdown_cached = functools.lru_cache(maxsize=4096)(_markdown)
+
+
+def markdown(text: str) -> str:
+    """Escaped Markdown; short texts (ruleset words, local times) from a bounded cache."""
+    return _markdown_cached(text) if len(text) <= 300 else _markdown(text)
 
 
 @frozen
