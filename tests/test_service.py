@@ -268,7 +268,9 @@ def test_patient_view_cards_say_when_each_restriction_lifts_in_the_patients_zone
         ext = card["extension"]["ketamine-guidance-ruleset"]
         assert ext == {"id": "test", "version": "1", "digest": RULESET.digest}
         assert card["source"]["label"] == "Ketamine aftercare guidance (ruleset test 1)"
-        assert card["links"][0]["url"].endswith("/explanation/traceability.html")
+        anchor = "#rule-" + card["source"]["topic"]["code"].replace("_", "-")
+        assert card["links"][0]["url"].endswith("/explanation/traceability.html" + anchor)
+        assert card["source"]["url"] == card["links"][0]["url"]
 
 
 def test_card_uuids_are_stable_for_the_same_plan_and_instant(service: Harness) -> None:

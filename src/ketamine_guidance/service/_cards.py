@@ -125,10 +125,10 @@ class Cards:
         detail: str,
         rule: Rule | None = None,
     ) -> dict[str, Any]:
-        source: dict[str, Any] = {
-            "label": self._label,
-            "url": f"{self._docs}/explanation/traceability.html",
-        }
+        page = f"{self._docs}/explanation/traceability.html"
+        if rule is not None:  # the rule's row on that page (ids as docutils writes them)
+            page += f"#rule-{rule.activity.replace('_', '-')}"
+        source: dict[str, Any] = {"label": self._label, "url": page}
         if rule is not None:
             source["topic"] = {
                 "system": ACTIVITY_SYSTEM,
@@ -143,8 +143,10 @@ class Cards:
             "source": source,
             "links": [
                 {
-                    "label": "Where each aftercare rule comes from",
-                    "url": f"{self._docs}/explanation/traceability.html",
+                    "label": "This rule and where it comes from"
+                    if rule is not None
+                    else "Where each aftercare rule comes from",
+                    "url": page,
                     "type": "absolute",
                 },
                 {
