@@ -1052,6 +1052,17 @@ def test_odd_fhir_shapes_are_read_safely() -> None:
     ]
 
 
+def test_a_session_in_progress_gets_a_warning_card(service: Harness) -> None:
+    sessions = bundle(procedure(None, ident="now", status="in-progress"))
+    orders = [medication_request("mr-1", "N05CD08", "Midazolam")]
+    body = hook_body(
+        "order-sign", prefetch={"patient": patient(), "sessions": sessions}, orders=orders
+    )
+    (card,) = cards_of(service.post(SIGN, body))
+    assert card["indicator"] == "warning"
+    assert "in progress" in card["summary"]
+
+
 def test_a_paged_search_result_says_later_sessions_may_be_missing(service: Harness) -> None:
     sessions = bundle(procedure(ENDED))
     sessions["link"] = [{"relation": "self", "url": "x"}, {"relation": "next", "url": "y"}, 3]

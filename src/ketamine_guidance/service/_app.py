@@ -32,6 +32,7 @@ from ketamine_guidance.service._fhir import (
     Order,
     fetch_json,
     has_next_page,
+    in_progress,
     orders,
     patient_zone,
     sessions,
@@ -214,6 +215,8 @@ class _Service:
             cards.append(self.cards.cannot_tell("no-end", key))
         if has_next_page(procedures):  # a later page could hold the latest session
             cards.append(self.cards.cannot_tell("paged", key))
+        if in_progress(procedures, self.config.session_codes):
+            cards.append(self.cards.cannot_tell("in-progress", key))
         ends = tuple(
             sorted(e.astimezone(UTC) for r in records if (e := r.ended_at) is not None and e <= now)
         )

@@ -336,6 +336,14 @@ class Cards:
                     "offset, so the service cannot tell when its restrictions lift."
                 ),
             ),
+            "in-progress": (
+                "a ketamine session is in progress",
+                (
+                    "The EHR records a ketamine session for this patient as in progress. Its "
+                    "aftercare restrictions start when it ends, and the service cannot tell "
+                    "when that will be."
+                ),
+            ),
             "paged": (
                 "not every session was read",
                 (

@@ -27,6 +27,7 @@ __all__ = [
     "SessionRecord",
     "fetch_json",
     "has_next_page",
+    "in_progress",
     "orders",
     "patient_zone",
     "resources",
@@ -116,13 +117,24 @@ def _end(procedure: Mapping[str, Any]) -> object:
     return None
 
 
+def _is_session(resource: Mapping[str, Any], codes: Sequence[Code]) -> bool:
+    return resource.get("resourceType") == "Procedure" and any(
+        c.matches(s, v) for s, v in _codings(resource.get("code")) for c in codes
+    )
+
+
+def in_progress(bundle: object, codes: Sequence[Code]) -> bool:
+    """True when a ketamine session in the Bundle is recorded as still going on."""
+    return any(
+        _is_session(r, codes) and r.get("status") == "in-progress" for r in resources(bundle)
+    )
+
+
 def sessions(bundle: object, codes: Sequence[Code]) -> list[SessionRecord]:
-    """The completed ketamine sessions in a Bundle (or list) of Procedures."""
+    """The completed ketamine sessions in a Bundle of Procedures."""
     out: list[SessionRecord] = []
     for resource in resources(bundle):
-        if resource.get("resourceType") != "Procedure" or resource.get("status") != "completed":
-            continue
-        if not any(c.matches(s, v) for s, v in _codings(resource.get("code")) for c in codes):
+        if resource.get("status") != "completed" or not _is_session(resource, codes):
             continue
         ident = resource.get("id")
         out.append(SessionRecord(ident if isinstance(ident, str) else "", _instant(_end(resource))))
