@@ -46,7 +46,9 @@ nitpick_ignore_regex = [
     ("py:class", r"attrs?\..*"),
     ("py:class", r"T"),
     # The standard library: no network here to fetch Python's intersphinx inventory.
-    ("py:class", r"(datetime|enum|pathlib|collections\.abc|typing|os)\..*"),
+    ("py:class", r"(datetime|dt|enum|pathlib|collections\.abc|typing|os)\..*"),
+    # NumPy, for the columnar batch: no inventory here either.
+    ("py:class", r"(np|numpy)\..*|NDArray"),
     # The service's ASGI application class (Starlette has no intersphinx inventory here).
     ("py:class", r"(starlette\.applications\.)?Starlette"),
 ]

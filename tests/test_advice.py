@@ -146,7 +146,7 @@ def test_unknown_symptom_in_a_ruleset_without_advice() -> None:
     ruleset = Ruleset.from_dict(_ruleset_data(advice=[]))
     ended = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     with pytest.raises(UnknownSymptomError, match="declares no symptom ids"):
-        plan_for(Session(ended), ruleset).advice_for_symptom("nausea")
+        plan_for(Session(ended, "UTC"), ruleset).advice_for_symptom("nausea")
 
 
 # The loader and [[advice]] tables

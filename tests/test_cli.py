@@ -60,7 +60,8 @@ def test_plan_json_is_tagged_and_uses_offsets():
         ("driving", "2026-11-26T10:59:59Z", 1, "not permitted"),
         ("driving", "2026-11-26T11:00:00Z", 0, "permitted"),
         ("driving", "2026-11-26T06:00:00-05:00", 0, "permitted"),
-        ("vigorous_physical_activity", "2026-11-26T00:00:00Z", 0, "permitted with caution"),
+        ("vigorous_physical_activity", "2026-11-26T00:00:00Z", 1, "not permitted"),
+        ("regular_diet", "2026-11-26T00:00:00Z", 0, "permitted with caution"),
         ("recreational_drugs", "2030-01-01T00:00:00Z", 1, "not permitted"),
     ],
 )
@@ -88,8 +89,8 @@ def test_rules_lists_every_rule():
     assert code == 0
     assert "driving" in out
     assert (
-        "prescription_pain_medication  not permitted until: next day 06:00 (clinician may adjust)"
-        in out
+        "prescription_pain_medication  not permitted until: latest of next day 06:00 and 8 hours"
+        " (clinician may adjust)" in out
     )
     assert "drinking_water                permitted from the end of the session" in out
 
@@ -99,7 +100,7 @@ def test_rules_json():
     document = json.loads(out)
     assert code == 0
     assert document["schema"] == "ketamine-guidance/ruleset/v1"
-    assert document["rules"][0]["until"] == "next_day"
+    assert document["rules"][0]["until"] == {"latest_of": ["next_day", {"hours": 8}]}
     assert document["next_day_begins"] == "06:00"
 
 

@@ -65,8 +65,8 @@ def test_the_decision_names_the_governing_session() -> None:
 def test_the_longer_restriction_governs_even_if_its_session_ended_first() -> None:
     # Across the date line: the first session (18:00 at UTC-12) lifts at 18:00 UTC; the
     # second ends an hour later, at 21:00 at UTC+14, and its next morning comes sooner.
-    first = Session(utc(2026, 11, 24, 6), "Etc/GMT+12")
-    second = Session(utc(2026, 11, 24, 7), "Etc/GMT-14")
+    first = Session(utc(2026, 11, 24, 6), dt.timezone(dt.timedelta(hours=-12)))
+    second = Session(utc(2026, 11, 24, 7), dt.timezone(dt.timedelta(hours=14)))
     course = plan_for_course([second, first])
     decision = course.check("driving", utc(2026, 11, 24, 8))
     assert decision.session == first
@@ -88,7 +88,7 @@ def test_sessions_in_different_zones_each_use_their_own_next_day() -> None:
     assert entry.permitted_from_utc == utc(2026, 11, 24, 11)
 
 
-def test_an_override_applies_to_the_whole_course() -> None:
+def test_an_override_ends_when_the_next_session_of_the_course_ends() -> None:
     course = plan_for_course([MONDAY, WEDNESDAY]).with_override(
         "prescription_pain_medication",
         status=Status.PERMITTED,
@@ -96,11 +96,18 @@ def test_an_override_applies_to_the_whole_course() -> None:
         clinician="Dr C",
     )
     assert course.is_permitted("prescription_pain_medication", utc(2026, 11, 23, 20))
+    before = course.check("prescription_pain_medication", utc(2026, 11, 25, 17, 59))
+    assert before.status is Status.PERMITTED
+    assert before.override is not None
+    assert before.override.until_utc == WEDNESDAY.ended_at_utc
+    # Wednesday's session starts its restrictions afresh: the change made after Monday's
+    # session does not carry into them.
     decision = course.check("prescription_pain_medication", utc(2026, 11, 25, 18))
-    assert decision.status is Status.PERMITTED
-    assert decision.override is not None
-    assert decision.permitted_from_utc == utc(2026, 11, 23, 20)
+    assert decision.status is Status.NOT_PERMITTED
+    assert decision.override is None
+    assert decision.permitted_from_utc == utc(2026, 11, 26, 6)
     assert len(course.overrides) == 1
+    assert course.overrides[0].until is None
 
 
 def test_timeline_uses_the_latest_session_and_the_strictest_status() -> None:
@@ -204,9 +211,11 @@ def test_a_course_of_one_answers_as_its_plan(
     course = plan_for_course([session], ruleset)
     activity = data.draw(st.sampled_from(ruleset.activities))
     when = data.draw(session_ends)
-    plan = plan.with_override(activity, status=Status.PERMITTED, effective_from=when, clinician="A")
+    plan = plan.with_override(
+        activity, status=Status.PERMITTED, effective_from=when, clinician="A", note="n"
+    )
     course = course.with_override(
-        activity, status=Status.PERMITTED, effective_from=when, clinician="A"
+        activity, status=Status.PERMITTED, effective_from=when, clinician="A", note="n"
     )
     assert course.timeline() == plan.timeline()
     for at in probe_instants(course, extra):

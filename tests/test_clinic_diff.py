@@ -19,12 +19,16 @@ from ketamine_guidance import (
     Hours,
     ItemChange,
     LatestOf,
+    Never,
     NextDay,
     Rule,
     Ruleset,
     RulesetDiff,
+    Session,
+    Status,
     default_ruleset,
     diff_rulesets,
+    plan_for,
 )
 from ketamine_guidance._cli import main
 from tests.strategies import ruleset_data
@@ -38,6 +42,9 @@ def run(*argv: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+NEXT_8 = "latest of next day 06:00 and 8 hours"
+TO_24 = "-> latest of next day 06:00 and 24 hours"
+
 # Named cases
 
 
@@ -46,12 +53,10 @@ def test_a_changed_window_reads_in_words() -> None:
     driving = attrs.evolve(base.rule("driving"), until=LatestOf((NextDay(), Hours(24))))
     clinic = attrs.evolve(base, rules=(driving, *base.rules[1:]))
     diff = diff_rulesets(base, clinic)
-    assert diff.lines() == [
-        "rule changed: driving: until: next day 06:00 -> latest of next day 06:00 and 24 hours"
-    ]
+    assert diff.lines() == [f"rule changed (tightened): driving: until: {NEXT_8} {TO_24}"]
     (change,) = diff.rules_changed
-    assert change.key == "driving"
-    assert str(change) == "driving: until: next day 06:00 -> latest of next day 06:00 and 24 hours"
+    assert (change.key, change.mark) == ("driving", "tightened")
+    assert str(change) == f"driving (tightened): until: {NEXT_8} {TO_24}"
 
 
 def test_a_new_next_morning_shows_on_every_rule_it_moves() -> None:
@@ -60,8 +65,12 @@ def test_a_new_next_morning_shows_on_every_rule_it_moves() -> None:
     diff = diff_rulesets(base, later)
     assert [str(c) for c in diff.ruleset_changed] == ["next_day_begins: 06:00 -> 08:00"]
     moved = {i.key for i in diff.rules_changed}
-    assert moved == {r.activity for r in base.rules if r.until == NextDay()}
-    assert "rule changed: driving: until: next day 06:00 -> next day 08:00" in diff.lines()
+    assert moved == {r.activity for r in base.rules if r.until == LatestOf((NextDay(), Hours(8)))}
+    assert {i.mark for i in diff.rules_changed} == {"tightened"}
+    later_8 = "latest of next day 08:00 and 8 hours"
+    assert f"rule changed (tightened): driving: until: {NEXT_8} -> {later_8}" in diff.lines()
+    earlier = diff_rulesets(base, attrs.evolve(base, next_day_begins=dt.time(5)))
+    assert {i.mark for i in earlier.rules_changed} == {"loosened"}
 
 
 def test_added_removed_and_advice_are_listed() -> None:
@@ -80,13 +89,13 @@ def test_added_removed_and_advice_are_listed() -> None:
     )
     assert diff_rulesets(old, new).lines() == [
         "ruleset: reviewed_on: (none) -> 2026-01-05",
-        "rule removed: driving: not permitted until next day 06:00",
+        f"rule removed: driving: not permitted until {NEXT_8}",
         "rule added: swimming: not permitted until 24 hours",
         "advice changed: rest: title: 'Rest' -> 'Rest well'",
     ]
     assert diff_rulesets(new, old).lines()[1:3] == [
         "rule removed: swimming: not permitted until 24 hours",
-        "rule added: driving: not permitted until next day 06:00",
+        f"rule added: driving: not permitted until {NEXT_8}",
     ]
     gone = diff_rulesets(new, attrs.evolve(new, advice=()))
     assert gone.lines() == ["advice removed: rest: Rest well"]
@@ -189,10 +198,7 @@ def test_cli_diff_exit_codes(tmp_path: Path) -> None:
     )
     status, out, _ = run("diff", "default", clinic)
     assert status == 1
-    assert (
-        "rule changed: driving: until: next day 06:00 -> latest of next day 06:00 and 24 hours"
-        in out
-    )
+    assert f"rule changed (tightened): driving: until: {NEXT_8} {TO_24}" in out
     assert run("diff", "default", same) == (0, "", "")
     status, out, err = run("diff", "default", str(tmp_path / "missing.toml"))
     assert (status, out) == (2, "")
@@ -254,3 +260,135 @@ def test_cli_rules_shows_governance(tmp_path: Path) -> None:
     assert run("rules")[1].splitlines()[1] == "Not marked as reviewed."
     only_date = write(tmp_path / "d.json", {**CLINIC, "reviewed_on": "2026-01-10"})
     assert run("rules", "--ruleset", only_date)[1].splitlines()[1] == "Reviewed on 2026-01-10."
+
+
+# Safety marks (issue 11): a reviewer sees what a clinic file makes less safe
+
+
+def _with(base: Ruleset, activity: str, **changes: Any) -> Ruleset:
+    rules = tuple(attrs.evolve(r, **changes) if r.activity == activity else r for r in base.rules)
+    return attrs.evolve(base, rules=rules)
+
+
+@pytest.mark.parametrize(
+    ("activity", "changes", "mark"),
+    [
+        # 24 hours is shorter than the next morning for a session just after midnight.
+        ("driving", {"until": Hours(24)}, "loosened"),
+        ("driving", {"until": Hours(48)}, "tightened"),
+        ("driving", {"until": Never()}, "tightened"),
+        ("driving", {"until": NextDay()}, "loosened"),
+        ("driving", {"reason": "Do not drive today."}, "changed"),
+        ("driving", {"clinician_adjustable": True}, "loosened"),
+        ("prescription_pain_medication", {"clinician_adjustable": False}, "tightened"),
+        ("regular_diet", {"while_restricted": Status.NOT_PERMITTED}, "tightened"),
+        ("alcohol", {"while_restricted": Status.PERMITTED_WITH_CAUTION}, "loosened"),
+        ("mild_food", {"until": Hours(1)}, "tightened"),
+        # Longer but no longer forbidden: less safe in the meantime, so loosened.
+        (
+            "driving",
+            {"until": Hours(72), "while_restricted": Status.PERMITTED_WITH_CAUTION},
+            "loosened",
+        ),
+    ],
+)
+def test_every_changed_rule_is_marked_for_safety(
+    activity: str, changes: dict[str, Any], mark: str
+) -> None:
+    base = default_ruleset()
+    (change,) = diff_rulesets(base, _with(base, activity, **changes)).rules_changed
+    assert (change.key, change.mark) == (activity, mark)
+    assert f"rule changed ({mark}): {activity}: " in str(
+        diff_rulesets(base, _with(base, activity, **changes))
+    )
+
+
+def test_advice_changes_carry_no_mark() -> None:
+    base = default_ruleset()
+    advice = (attrs.evolve(base.advice[0], title="Sleepy"), *base.advice[1:])
+    (change,) = diff_rulesets(base, attrs.evolve(base, advice=advice)).advice_changed
+    assert change.mark is None
+
+
+def test_marks_agree_with_plans_for_sampled_sessions() -> None:
+    """A mark is what plans answer: a loosened rule lifts earlier for some patient, and a
+    tightened one never does."""
+    from ketamine_guidance._engine.diff import sample_sessions
+
+    base = default_ruleset()
+
+    def lift(ruleset: Ruleset, ended: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+        decision = plan_for(Session(ended, tz), ruleset).check("driving", ended)
+        return decision.permitted_from_utc or dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+    samples = sample_sessions()[::41]
+    looser = _with(base, "driving", until=Hours(24))
+    assert any(lift(looser, e, tz) < lift(base, e, tz) for e, _, tz in samples)
+    tighter = _with(base, "driving", until=Hours(48))
+    assert all(lift(tighter, e, tz) >= lift(base, e, tz) for e, _, tz in samples)
+
+
+def test_cli_diff_json_carries_the_marks(tmp_path: Path) -> None:
+    clinic = write(tmp_path / "clinic.json", CLINIC)
+    status, out, _ = run("diff", "default", clinic, "--format", "json")
+    assert status == 1
+    document = json.loads(out)
+    assert document["schema"] == "ketamine-guidance/ruleset-diff/v1"
+    assert document["equal"] is False
+    driving = next(c for c in document["rules_changed"] if c["activity"] == "driving")
+    assert driving["mark"] == "tightened"
+    assert driving["changes"] == [
+        {"field": "until", "old": NEXT_8, "new": "latest of next day 06:00 and 24 hours"}
+    ]
+    assert run("diff", "default", "default", "--format", "json")[0] == 0
+    same = json.loads(run("diff", "default", "default", "--format", "json")[1])
+    assert same["equal"] is True
+    assert same["rules_changed"] == []
+
+
+def test_diff_json_lists_added_removed_and_advice() -> None:
+    base = default_ruleset()
+    source = base.rules[0].source
+    swim = Rule(activity="swimming", label="Swimming", until=Hours(24), reason="r", source=source)
+    new = attrs.evolve(
+        base,
+        rules=(*base.rules[1:], swim),
+        advice=(attrs.evolve(base.advice[0], title="Sleepy"), *base.advice[2:]),
+    )
+    document = diff_rulesets(base, new).to_dict()
+    assert document["rules_added"] == [
+        {"activity": "swimming", "summary": "swimming: not permitted until 24 hours"}
+    ]
+    assert document["rules_removed"] == [
+        {"activity": "driving", "summary": f"driving: not permitted until {NEXT_8}"}
+    ]
+    removed = base.advice[1]
+    assert document["advice_removed"] == [{"id": removed.id, "title": removed.title}]
+    assert document["advice_added"] == []
+    assert document["advice_changed"] == [
+        {
+            "id": base.advice[0].id,
+            "changes": [{"field": "title", "old": repr(base.advice[0].title), "new": "'Sleepy'"}],
+        }
+    ]
+    back = diff_rulesets(new, base).to_dict()
+    assert back["advice_added"] == [{"id": removed.id, "title": removed.title}]
+
+
+def test_a_next_morning_change_marks_only_rules_that_read_it() -> None:
+    base = default_ruleset()
+    fixed = _with(base, "driving", until=LatestOf((Hours(8), Hours(12))))
+    later = attrs.evolve(fixed, next_day_begins=dt.time(9))
+    marks = {i.key: i.mark for i in diff_rulesets(fixed, later).rules_changed}
+    assert "driving" not in marks
+    assert marks["alcohol"] == "tightened"
+
+
+def test_added_and_removed_rules_read_as_the_cli_plan_does() -> None:
+    base = default_ruleset()
+    fewer = attrs.evolve(
+        base, rules=tuple(r for r in base.rules if r.activity not in {"mild_food", "regular_diet"})
+    )
+    lines = diff_rulesets(base, fewer).lines()
+    assert "rule removed: mild_food: permitted from the end of the session" in lines
+    assert f"rule removed: regular_diet: take care until {NEXT_8}; after that permitted" in lines

@@ -401,3 +401,41 @@ def test_each_rule_has_the_anchor_the_cds_service_cards_link_to(site: Path) -> N
     for url in linked:
         anchor = url.split("#", 1)[1]
         assert f'id="{anchor}"' in page, anchor
+
+
+# The hazard log (issue 11): every test it names exists, so it cannot go stale.
+
+
+def _test_functions(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("test_")
+    }
+
+
+def test_every_test_in_the_hazard_log_exists() -> None:
+    log = (DOCS / "explanation" / "hazards.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", log)
+    assert len(named) >= 30
+    missing = [
+        f"{file}::{name}"
+        for file, name in named
+        if not (ROOT / file).is_file() or name not in _test_functions(ROOT / file)
+    ]
+    assert not missing, f"the hazard log names tests that do not exist: {missing}"
+    rows = [line for line in log.splitlines() if re.match(r"\| H\d+\. ", line)]
+    assert len(rows) >= 19
+    for row in rows:
+        assert "`tests/" in row, f"a hazard without a test: {row[:60]}"
+    assert "hazards.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_hazard_log_check_finds_a_missing_test(tmp_path: Path) -> None:
+    sample = tmp_path / "test_x.py"
+    sample.write_text("def test_here():\n    assert True\n\nasync def test_async(): ...\n")
+    assert _test_functions(sample) == {"test_here", "test_async"}

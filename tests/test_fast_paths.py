@@ -1,9 +1,9 @@
 """The plan's fast paths (gates, memoised decisions, shared timeline entries) agree with a
 reference model written out plainly here.
 
-The reference: an activity's status at instant ``t`` is set by the latest override in
-force at ``t`` (from ``max(effective_from, session end)``; the one added last wins a
-tie); otherwise it is PERMITTED from the lift instant on (from the session's end when
+The reference: an activity's status at instant ``t`` is set by the override added last
+among those in force at ``t`` (from ``max(effective_from, session end)`` until
+``until``); otherwise it is PERMITTED from the lift instant on (from the session's end when
 the window lifts immediately) and the rule's ``while_restricted`` status before.
 ``permitted_from`` is the earliest instant from which it stays PERMITTED.
 """
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import ketamine_guidance as kg
 from ketamine_guidance._engine.windows import lift_instant
+from ketamine_guidance._formats.text import format_local
 
 from .strategies import instants
 
@@ -27,7 +28,8 @@ _SOURCE = {"title": "t", "section": "s"}
 
 
 def _rule(activity: str, until: object, restricted: str) -> dict[str, object]:
-    return {"activity": activity, "label": activity.title(), "until": until, "reason": "r"} | {
+    reason = f"The rule for {activity} says to wait."
+    return {"activity": activity, "label": activity.title(), "until": until, "reason": reason} | {
         "source": _SOURCE,
         "while_restricted": restricted,
     }
@@ -61,13 +63,14 @@ def _reference_override(
 ) -> kg.Override | None:
     ended = plan.session.ended_at_utc
     in_force = [
-        (max(o.effective_from_utc, ended), o.effective_from_utc, i, o)
-        for i, o in enumerate(plan.overrides)
-        if o.activity == rule.activity and max(o.effective_from_utc, ended) <= t
+        o
+        for o in plan.overrides
+        if o.activity == rule.activity
+        and max(o.effective_from_utc, ended) <= t
+        and (o.until_utc is None or t < o.until_utc)
     ]
-    # The latest start wins; between equal starts, the later effective_from, then the
-    # override added last.
-    return max(in_force, key=lambda item: item[:3])[3] if in_force else None
+    # The override added last wins, whatever the effective times.
+    return in_force[-1] if in_force else None
 
 
 def _reference_status(
@@ -87,6 +90,9 @@ def _reference_permitted_from(
     ended = plan.session.ended_at_utc
     edges = {ended} | ({lift} if lift is not None else set())
     edges |= {max(o.effective_from_utc, ended) for o in plan.overrides}
+    edges |= {
+        o.until_utc for o in plan.overrides if o.until_utc is not None and o.until_utc > ended
+    }
     since = None
     for edge in sorted(edges, reverse=True):
         if _reference_status(plan, rule, lift, edge) is not kg.Status.PERMITTED:
@@ -102,13 +108,19 @@ def plans(draw: st.DrawFn) -> kg.AftercarePlan:
     ended = draw(instants)
     plan = kg.plan_for(kg.Session(ended, zone), ruleset)
     for _ in range(draw(st.integers(0, 3))):
-        plan = plan.with_override(
-            draw(st.sampled_from(ruleset.activities)),
-            status=draw(st.sampled_from(kg.Status)),
-            effective_from=ended + dt.timedelta(minutes=draw(st.integers(-600, 4000))),
-            clinician="Dr A",
-            note=draw(st.sampled_from(["", "after review"])),
-        )
+        start = ended + dt.timedelta(minutes=draw(st.integers(-600, 4000)))
+        length = draw(st.none() | st.integers(1, 3000))
+        try:
+            plan = plan.with_override(
+                draw(st.sampled_from(ruleset.activities)),
+                status=draw(st.sampled_from(kg.Status)),
+                effective_from=start,
+                clinician="Dr A",
+                note=draw(st.sampled_from(["", "after review"])),
+                until=None if length is None else start + dt.timedelta(minutes=length),
+            )
+        except kg.OverrideError:  # widening a fixed rule without a note: refused
+            continue
     return plan
 
 
@@ -146,10 +158,16 @@ def test_questions_agree_with_the_reference_model(
                 if override is None:
                     assert decision.reason == rule.reason
                 else:
-                    assert decision.reason.startswith(f"Dr A set this to {override.status.text}")
-                    when = override.effective_from_utc.astimezone(plan.session.timezone)
-                    end = f": {override.note}" if override.note else "."
-                    assert decision.reason.endswith(f"from {when.isoformat()}{end}")
+                    tz = plan.session.timezone
+                    when = max(override.effective_from_utc, ended).astimezone(tz)
+                    until = override.until_utc
+                    end = "" if until is None else f" until {format_local(until.astimezone(tz))}"
+                    note = f" {override.note}" if override.note else ""
+                    assert decision.reason == (
+                        f"Dr A changed this to {override.status.text} "
+                        f"from {format_local(when)}{end}.{note}"
+                    )
+                    assert rule.reason not in decision.reason
                 assert decision.permitted_from_utc == since
                 if since is not None:
                     assert decision.permitted_from is not None

@@ -181,9 +181,8 @@ def test_advice_items_are_notes() -> None:
 
 
 def test_default_ruleset_and_a_fixed_offset_zone() -> None:
-    plan = plan_for(
-        Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))))
-    )
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=plus_two), plus_two))
     resource = checked(
         to_fhir_careplan(plan, subject="urn:uuid:0b4f2c9e-8f4e-4c57-9d0c-2f4d1f0f1a01"), plan
     )

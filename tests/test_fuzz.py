@@ -194,11 +194,21 @@ CALLS: dict[str, Callable[[dt.datetime], object]] = {
     "Override.effective_from": lambda value: kg.Override(
         activity="driving", status=kg.Status.PERMITTED, effective_from=value, clinician="Dr A"
     ),
+    "Override.until": lambda value: kg.Override(
+        activity="driving",
+        status=kg.Status.PERMITTED,
+        effective_from=ENDED,
+        clinician="Dr A",
+        until=value,
+    ),
     "AftercarePlan.is_permitted.at": lambda value: _plan().is_permitted("driving", value),
     "AftercarePlan.check.at": lambda value: _plan().check("driving", value),
     "AftercarePlan.decisions_at.at": lambda value: _plan().decisions_at(value),
     "AftercarePlan.with_override.effective_from": lambda value: _plan().with_override(
         "driving", status=kg.Status.PERMITTED, effective_from=value, clinician="Dr A"
+    ),
+    "AftercarePlan.with_override.until": lambda value: _plan().with_override(
+        "driving", status=kg.Status.NOT_PERMITTED, effective_from=ENDED, clinician="A", until=value
     ),
     "AftercarePlan.to_dict.at": lambda value: _plan().to_dict(value),
     "CoursePlan.is_permitted.at": lambda value: _course().is_permitted("driving", value),
@@ -206,6 +216,9 @@ CALLS: dict[str, Callable[[dt.datetime], object]] = {
     "CoursePlan.decisions_at.at": lambda value: _course().decisions_at(value),
     "CoursePlan.with_override.effective_from": lambda value: _course().with_override(
         "driving", status=kg.Status.PERMITTED, effective_from=value, clinician="Dr A"
+    ),
+    "CoursePlan.with_override.until": lambda value: _course().with_override(
+        "driving", status=kg.Status.NOT_PERMITTED, effective_from=ENDED, clinician="A", until=value
     ),
     "render_sheet.now": lambda value: kg.render_sheet(_plan(), now=value),
     "to_fhir_careplan.at": lambda value: kg.to_fhir_careplan(

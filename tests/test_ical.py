@@ -99,7 +99,7 @@ def test_a_zone_without_a_name_is_written_in_utc() -> None:
     calendar = icalendar.Calendar.from_ical(to_ical(plan))
     assert calendar.walk("VTIMEZONE") == []
     assert _starts(plan) == _expected(plan)
-    utc_plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC)), plan.ruleset)
+    utc_plan = plan_for(Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=UTC), "UTC"), plan.ruleset)
     assert _starts(utc_plan) == _expected(utc_plan)
 
 

@@ -98,13 +98,39 @@ def test_override_is_written_with_who_when_and_note() -> None:
         "status": "permitted",
         "effective_from": "2026-11-26T10:00:00-05:00",
         "effective_from_utc": "2026-11-26T15:00:00+00:00",
+        "until": None,
+        "until_utc": None,
         "clinician": "Dr Rivera",
+        "clinician_id": None,
         "note": "short flight, travelling with a carer",
     }
     entry = next(e for e in plan.timeline() if e.activity == "flying")
     entry_doc = validate(entry.to_dict())
     assert entry_doc["overrides"] == [doc["override"]]
     assert entry_doc["permitted_from_utc"] == "2026-11-26T15:00:00+00:00"
+
+
+def test_override_until_and_clinician_id_are_carried_into_documents() -> None:
+    plan = clinic_plan().with_override(
+        "flying",
+        status="permitted",
+        effective_from=dt.datetime(2026, 11, 26, 15, 0, tzinfo=UTC),
+        until=dt.datetime(2026, 11, 26, 21, 0, tzinfo=UTC),
+        clinician="Dr Rivera",
+        clinician_id="Practitioner/rivera-1",
+        note="short flight, travelling with a carer",
+    )
+    doc = validate(plan.check("flying", dt.datetime(2026, 11, 26, 16, tzinfo=UTC)).to_dict())
+    override = doc["override"]
+    assert (override["until"], override["until_utc"]) == (
+        "2026-11-26T16:00:00-05:00",
+        "2026-11-26T21:00:00+00:00",
+    )
+    assert override["clinician_id"] == "Practitioner/rivera-1"
+    after = validate(plan.check("flying", dt.datetime(2026, 11, 26, 21, tzinfo=UTC)).to_dict())
+    assert after["override"] is None
+    entry = next(e for e in plan.timeline() if e.activity == "flying")
+    assert validate(entry.to_dict())["overrides"] == [override]
 
 
 def test_plan_document_lists_timeline_advice_and_decisions() -> None:

@@ -18,6 +18,7 @@ from ketamine_guidance import (
     BeforeSessionEndError,
     GuidanceError,
     NaiveDatetimeError,
+    OverrideError,
     Ruleset,
     Session,
     Status,
@@ -54,7 +55,7 @@ DEFAULT_TABLE = {
     "alcohol": (NOT_PERMITTED, True),
     "sedative_medications": (NOT_PERMITTED, True),
     "prescription_pain_medication": (NOT_PERMITTED, True),
-    "vigorous_physical_activity": (CAUTION, True),
+    "vigorous_physical_activity": (NOT_PERMITTED, True),
     "regular_diet": (CAUTION, True),
     "recreational_drugs": (NOT_PERMITTED, False),
     "drinking_water": (PERMITTED, False),
@@ -106,7 +107,8 @@ def test_decision_fields(plan):
     assert decision.override is None
     assert decision.session == plan.session
     assert "next day" in decision.reason
-    assert plan.check("vigorous_physical_activity", ENDED).permitted is True
+    assert plan.check("regular_diet", ENDED).permitted is True
+    assert plan.check("vigorous_physical_activity", ENDED).permitted is False
 
 
 def test_the_session_zone_decides_the_next_day():
@@ -222,7 +224,7 @@ def test_plan_for_checks_its_arguments():
     with pytest.raises(TypeError, match="session must be a Session"):
         plan_for(ENDED)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="ruleset must be a Ruleset"):
-        plan_for(Session(ENDED), {"id": "x"})  # type: ignore[arg-type,unused-ignore]
+        plan_for(Session(ENDED, "America/New_York"), {"id": "x"})  # type: ignore[arg-type,unused-ignore]
 
 
 def test_a_ruleset_not_yet_in_effect_is_refused():
@@ -280,7 +282,11 @@ def test_an_override_that_restricts_again_moves_permitted_from_to_never(plan):
 def test_an_override_can_lift_a_never_rule(plan):
     when = NEXT_MORNING + dt.timedelta(days=30)
     overridden = plan.with_override(
-        "recreational_drugs", status=CAUTION, effective_from=when, clinician="Dr Lee"
+        "recreational_drugs",
+        status=CAUTION,
+        effective_from=when,
+        clinician="Dr Lee",
+        note="Reviewed at the clinic.",
     )
     assert overridden.check("recreational_drugs", when).status is CAUTION
     assert overridden.check("recreational_drugs", when).permitted_from_utc is None
@@ -290,7 +296,11 @@ def test_an_override_can_lift_a_never_rule(plan):
 
 def test_a_later_override_wins_and_an_early_one_applies_from_the_session_end(plan):
     overridden = plan.with_override(
-        "driving", status=PERMITTED, effective_from=ENDED - dt.timedelta(days=1), clinician="A"
+        "driving",
+        status=PERMITTED,
+        effective_from=ENDED - dt.timedelta(days=1),
+        clinician="A",
+        note="Driven home by a friend; no driving needed.",
     ).with_override("driving", status=NOT_PERMITTED, effective_from=NEXT_MORNING, clinician="B")
     assert overridden.check("driving", ENDED).override.clinician == "A"
     assert overridden.check("driving", NEXT_MORNING).override.clinician == "B"
@@ -303,7 +313,7 @@ def test_an_override_that_goes_permitted_then_caution_then_permitted(plan):
     two = ENDED + dt.timedelta(hours=2)
     overridden = plan.with_override(
         "alcohol", status=NOT_PERMITTED, effective_from=one, clinician="A"
-    ).with_override("alcohol", status=PERMITTED, effective_from=two, clinician="B")
+    ).with_override("alcohol", status=PERMITTED, effective_from=two, clinician="B", note="n")
     assert overridden.check("alcohol", two).permitted_from_utc == two
     assert overridden.is_permitted("alcohol", two - US) is False
 
@@ -311,7 +321,8 @@ def test_an_override_that_goes_permitted_then_caution_then_permitted(plan):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"status": "permitted"}, TypeError, "status must be a Status"),
+        ({"status": "allowed"}, OverrideError, "status must be a Status or one of 'permitted'"),
+        ({"status": 1}, TypeError, "status must be a Status or one of 'permitted'"),
         ({"clinician": "  "}, ValueError, "clinician must name who made the override"),
         ({"effective_from": dt.datetime(2026, 11, 26)}, NaiveDatetimeError, "effective_from"),
     ],
@@ -464,12 +475,16 @@ def test_messages_name_the_argument_exactly(plan):
         plan.with_override(
             "driving", status=PERMITTED, effective_from=dt.datetime(2026, 11, 26), clinician="A"
         )
-    with pytest.raises(ValueError, match=r"^clinician must name who made the override$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^clinician must name who made the override "
+        r"\(with at least one letter or digit\), not ''$",
+    ):
         plan.with_override("driving", status=PERMITTED, effective_from=ENDED, clinician="")
     with pytest.raises(TypeError, match=r"^session must be a Session, not datetime$"):
         plan_for(ENDED)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^ruleset must be a Ruleset, not dict$"):
-        plan_for(Session(ENDED), {})  # type: ignore[arg-type]
+        plan_for(Session(ENDED, "America/New_York"), {})  # type: ignore[arg-type]
     with pytest.raises(UnknownActivityError, match=r"^unknown activity \"\['driving'\]\""):
         plan.check(["driving"], ENDED)
 
@@ -483,3 +498,32 @@ def test_instants_are_held_in_utc_whatever_zone_they_came_in(plan):
     overridden = plan.with_override("driving", status=PERMITTED, effective_from=at, clinician="A")
     assert overridden.overrides[0].effective_from_utc.tzinfo is dt.timezone.utc
     assert overridden.overrides[0].effective_from is at
+
+
+def test_equal_windows_are_worked_out_once_per_plan(monkeypatch: pytest.MonkeyPatch):
+    from ketamine_guidance._engine import plan as _plan
+    from ketamine_guidance._engine.windows import lift_instant as real
+
+    calls: list[object] = []
+
+    def counting(window: object, *args: object) -> object:
+        calls.append(window)
+        return real(window, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_plan, "lift_instant", counting)
+    plan = plan_for(Session(ENDED, "America/New_York"))
+    # The default's windows: "latest of next day and 8 hours", "immediately", "never".
+    assert len(calls) == len({r.until for r in plan.ruleset.rules}) == 3
+    assert plan.check("alcohol", ENDED).permitted_from_utc == NEXT_MORNING
+
+
+def test_the_window_groups_cache_is_bounded(monkeypatch: pytest.MonkeyPatch):
+    from ketamine_guidance._engine import plan as _plan
+
+    monkeypatch.setattr(_plan, "_GROUPS_MAX", 1)
+    monkeypatch.setattr(_plan, "_GROUPS", {})
+    other = Ruleset.from_dict(default_ruleset().to_dict())
+    first = plan_for(Session(ENDED, NY)).timeline()
+    assert plan_for(Session(ENDED, NY), other).timeline() == first
+    assert len(_plan._GROUPS) == 1
+    assert plan_for(Session(ENDED, NY)).timeline() == first

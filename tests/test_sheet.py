@@ -164,7 +164,8 @@ def test_right_now_lists_what_is_limited() -> None:
     not_yet = right_now[right_now.index("### Not allowed\n") : right_now.index("### Allowed")]
     careful = right_now[right_now.index("### Allowed, but take care") :]
     assert "**Driving**" in not_yet
-    assert "**Hard exercise**" in careful
+    assert "**Hard exercise**" in not_yet
+    assert "**Eating your usual food**" in careful
     assert "Drinking water" not in right_now  # permitted since the session ended
 
 
@@ -181,16 +182,14 @@ def test_right_now_says_when_an_override_applies() -> None:
 
 
 def test_right_now_when_nothing_is_limited() -> None:
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), small_ruleset())
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), small_ruleset())
     sheet = render_sheet(plan, now=dt.datetime(2026, 1, 3, tzinfo=UTC))
     assert "Nothing on this sheet is limited right now." in sheet
 
 
 def test_never_lifting_restrictions_are_stated_as_such() -> None:
     sheet = render_sheet(fixed_plan(), format="markdown")
-    assert (
-        "- **Taking recreational drugs**: No end date. Only your clinician can lift this." in sheet
-    )
+    assert "- **Taking recreational drugs**: No end is given." in sheet
 
 
 def test_clinician_overrides_show_who_made_them() -> None:
@@ -208,9 +207,10 @@ def test_an_override_before_the_session_ended_shows_the_session_end() -> None:
         status=Status.PERMITTED,
         effective_from=dt.datetime(2026, 11, 20, tzinfo=UTC),
         clinician="Dr. B",
+        note="A friend drives.",
     )
     sheet = render_sheet(plan, format="markdown")
-    assert "Changed by Dr. B: allowed from Wed 25 Nov 2026, 18:30 EST." in sheet
+    assert "Changed by Dr. B: allowed from Wed 25 Nov 2026, 18:30 EST. A friend drives." in sheet
     assert "- **Driving**: from Wed 25 Nov 2026, 18:30 EST, when your session ended." in sheet
 
 
@@ -226,14 +226,14 @@ def test_advice_is_grouped_by_category_with_every_item() -> None:
 
 def test_contact_line_without_after_effects_advice_still_shows() -> None:
     ruleset = small_ruleset(advice=[], contact="Ring 555-0199.")
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     sheet = render_sheet(plan, format="markdown")
     assert "### After-effects" in sheet
     assert "Ring 555-0199." in sheet
 
 
 def test_no_advice_no_advice_heading() -> None:
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), small_ruleset(advice=[]))
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), small_ruleset(advice=[]))
     assert "Advice" not in render_sheet(plan)
 
 
@@ -248,13 +248,13 @@ def test_sources_name_the_article_and_each_section_once() -> None:
 
 def test_reviewer_is_named_when_the_ruleset_has_one() -> None:
     ruleset = small_ruleset(reviewed_by="Dr. Q", reviewed_on="2026-01-02")
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     assert ", reviewed by Dr. Q on 2026-01-02." in render_sheet(plan, format="markdown")
 
 
 def test_a_zone_without_a_name_shows_its_offset_only() -> None:
     ended = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
-    sheet = render_sheet(plan_for(Session(ended), small_ruleset()))
+    sheet = render_sheet(plan_for(Session(ended, ended.tzinfo), small_ruleset()))
     assert "Your session ended: Thu 1 Jan 2026, 12:00 UTC-05:00\n" in sheet
 
 
@@ -278,12 +278,15 @@ def _check_timeline(plan: AftercarePlan) -> None:
     for entry in entries:
         line = lines[entry.label]
         if entry.permitted_from is None:
-            assert "No end date" in line
+            assert "No end is given." in line
         else:
             local = entry.permitted_from_utc.astimezone(plan.session.timezone)  # type: ignore[union-attr]
-            assert f": from {format_local(local)}" in line
+            if entry.status_until_lift is Status.PERMITTED_WITH_CAUTION:
+                assert f": take care until {format_local(local)}; after that allowed." in line
+            else:
+                assert f": from {format_local(local)}" in line
     html_times = re.findall(
-        r'<li><p><strong>[^<]*</strong>: from <time datetime="([^"]+)">',
+        r'<li><p><strong>[^<]*</strong>: (?:from|take care until) <time datetime="([^"]+)">',
         render_sheet(plan, format="html"),
     )
     assert html_times == [e.permitted_from.isoformat() for e in entries if e.permitted_from]
@@ -381,7 +384,7 @@ def hostile_plan() -> AftercarePlan:
             ],
         }
     )
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     return plan.with_override(
         "driving",
         status=Status.NOT_PERMITTED,
@@ -410,7 +413,7 @@ def test_markdown_escapes_ruleset_and_caller_text() -> None:
 
 def test_line_breaks_in_ruleset_text_do_not_change_the_layout() -> None:
     ruleset = attrs.evolve(small_ruleset(), title="Clinic\n# aftercare")
-    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC)), ruleset)
+    plan = plan_for(Session(dt.datetime(2026, 1, 1, tzinfo=UTC), "UTC"), ruleset)
     assert render_sheet(plan, format="markdown").startswith("# Clinic \\# aftercare\n")
     assert render_sheet(plan).startswith("Clinic # aftercare\n" + "=" * 18 + "\n")
 

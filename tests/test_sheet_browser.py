@@ -81,4 +81,4 @@ def test_printed_sheet_shows_the_timeline_and_the_advice(tmp_path: Path) -> None
     ):
         assert heading in flat
     assert "Driving: from Thu 26 Nov 2026, 06:00 EST" in flat
-    assert "Taking recreational drugs: No end date." in flat
+    assert "Taking recreational drugs: No end is given." in flat

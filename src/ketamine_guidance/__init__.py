@@ -10,8 +10,9 @@ False
 <Status.PERMITTED: 'permitted'>
 """
 
-from ketamine_guidance._engine.batch import LiftTable, lift_times
+from ketamine_guidance._engine.batch import LiftColumns, LiftTable, lift_times
 from ketamine_guidance._engine.course import CoursePlan, plan_for_course
+from ketamine_guidance._engine.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._engine.plan import (
     AftercarePlan,
     Decision,
@@ -25,7 +26,9 @@ from ketamine_guidance._errors import (
     ExportError,
     GuidanceError,
     MissingExtraError,
+    MissingTimezoneError,
     NaiveDatetimeError,
+    OverrideError,
     RulesetError,
     RulesetFileError,
     RulesetNotInEffectError,
@@ -46,7 +49,6 @@ from ketamine_guidance._formats.exports import (
     to_ical,
 )
 from ketamine_guidance._formats.sheet import SheetFormat, render_sheet
-from ketamine_guidance._rules.diff import FieldChange, ItemChange, RulesetDiff, diff_rulesets
 from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import (
     ATC_SYSTEM,
@@ -75,6 +77,7 @@ __all__ = [
     "AftercarePlan",
     "CoursePlan",
     "Decision",
+    "LiftColumns",
     "LiftTable",
     "Override",
     "Session",
@@ -125,7 +128,9 @@ __all__ = [
     "ExportError",
     "GuidanceError",
     "MissingExtraError",
+    "MissingTimezoneError",
     "NaiveDatetimeError",
+    "OverrideError",
     "RulesetError",
     "RulesetFileError",
     "RulesetNotInEffectError",

@@ -16,15 +16,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ketamine_guidance import __version__
+from ketamine_guidance._engine.diff import diff_rulesets
 from ketamine_guidance._engine.documents import decision_dict, plan_dict
 from ketamine_guidance._engine.plan import AftercarePlan, Decision, TimelineEntry, plan_for
 from ketamine_guidance._engine.session import Session
 from ketamine_guidance._errors import GuidanceError, RulesetFileError
 from ketamine_guidance._formats.sheet import render_sheet
 from ketamine_guidance._formats.text import format_local
-from ketamine_guidance._rules.diff import diff_rulesets
 from ketamine_guidance._rules.loader import validate_ruleset
-from ketamine_guidance._rules.model import Immediately, describe_window
+from ketamine_guidance._rules.model import Immediately, Status, describe_window
 from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset, load_ruleset, ruleset_dict
 from ketamine_guidance._rules.schema import ruleset_schema_text
 
@@ -83,7 +83,8 @@ def _add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timezone",
         metavar="ZONE",
-        help="the patient's IANA time zone (default: the offset of --ended-at)",
+        help="the patient's IANA time zone, such as America/New_York (required: the "
+        "next day begins on the patient's calendar, not on that of the offset of --ended-at)",
     )
 
 
@@ -207,12 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="show what changed between two rulesets (exit 0 same, 1 different)",
         description=(
             "Show the rules and advice added, removed and changed from OLD to NEW, field by "
-            "field, with windows in words.  Write 'default' for the built-in ruleset.  "
+            "field, with windows in words; each changed rule is marked tightened, loosened "
+            "or changed (for patients, compared over sample sessions in several zones).  "
+            "Write 'default' for the built-in ruleset.  "
             "Exit status: 0 equal, 1 different, 2 bad input."
         ),
     )
     diff.add_argument("old", metavar="OLD", help="a ruleset file, or 'default'")
     diff.add_argument("new", metavar="NEW", help="a ruleset file, or 'default'")
+    _add_format_option(diff, "text", "json")
 
     validate = commands.add_parser(
         "validate",
@@ -360,6 +364,12 @@ def _ruleset(args: argparse.Namespace) -> Ruleset:
 
 
 def _plan(args: argparse.Namespace) -> AftercarePlan:
+    if args.timezone is None:
+        msg = (
+            f"{args.command} needs --timezone, the patient's IANA time zone "
+            "(such as America/New_York)"
+        )
+        raise UsageError(msg)
     session = Session(args.ended_at, args.timezone)
     return plan_for(session, _ruleset(args))
 
@@ -370,12 +380,15 @@ def _emit_json(document: dict[str, Any], out: TextIO) -> None:
 
 
 def _describe_lift(entry: TimelineEntry, ended_utc: dt.datetime) -> str:
-    status = entry.status_until_lift.text
+    caution = entry.status_until_lift is Status.PERMITTED_WITH_CAUTION
     if entry.permitted_from is None:
-        return f"{status}; no end is given (only your clinician can lift this)"
+        return "take care; no end is given" if caution else "not permitted; no end is given"
     if entry.permitted_from_utc == ended_utc:
         return "permitted from the end of the session"
-    return f"{status} until {format_local(entry.permitted_from)}"
+    when = format_local(entry.permitted_from)
+    if caution:  # never "permitted with caution until", which reads as forbidden after
+        return f"take care until {when}; after that permitted"
+    return f"not permitted until {when}"
 
 
 def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
@@ -395,11 +408,15 @@ def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _decision_text(decision: Decision) -> str:
-    when = (
-        "no end is given"
-        if decision.permitted_from is None
-        else f"permitted from {format_local(decision.permitted_from)}"
-    )
+    lift = decision.permitted_from
+    if decision.status is Status.PERMITTED_WITH_CAUTION:
+        when = (
+            "take care; no end is given"
+            if lift is None
+            else f"take care until {format_local(lift)}; after that permitted"
+        )
+    else:
+        when = "no end is given" if lift is None else f"permitted from {format_local(lift)}"
     return f"{decision.label}: {decision.status.text} ({when}). {decision.reason}\n"
 
 
@@ -429,6 +446,8 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
         adjustable = " (clinician may adjust)" if r.clinician_adjustable else ""
         if isinstance(r.until, Immediately):
             when = "permitted from the end of the session"
+        elif r.while_restricted is Status.PERMITTED_WITH_CAUTION:
+            when = f"take care until: {describe_window(r.until, nd)}; after that permitted"
         else:
             when = f"{r.while_restricted.text} until: {describe_window(r.until, nd)}"
         out.write(f"  {r.activity:<{width}}  {when}{adjustable}\n")
@@ -497,6 +516,9 @@ def _named_ruleset(name: str) -> Ruleset:
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     diff = diff_rulesets(_named_ruleset(args.old), _named_ruleset(args.new))
+    if args.format == "json":
+        _emit_json(diff.to_dict(), out)
+        return EXIT_OK if diff.is_empty else EXIT_DIFFERENT
     for line in diff.lines():
         out.write(f"{line}\n")
     return EXIT_OK if diff.is_empty else EXIT_DIFFERENT

@@ -12,7 +12,9 @@ __all__ = [
     "ExportError",
     "GuidanceError",
     "MissingExtraError",
+    "MissingTimezoneError",
     "NaiveDatetimeError",
+    "OverrideError",
     "RulesetError",
     "RulesetFileError",
     "RulesetNotInEffectError",
@@ -36,7 +38,33 @@ class BeforeSessionEndError(GuidanceError, ValueError):
 
 
 class UnknownTimezoneError(GuidanceError, ValueError):
-    """A time zone name could not be resolved, or a tzinfo gave no offset."""
+    """A time zone name could not be resolved, or a tzinfo gave no offset.
+
+    Also raised for a tz database name that is not listed in
+    ``zoneinfo.available_timezones()`` (``right/...``, ``posix/...``) and for a
+    fixed-offset name that reads like a region (``EST``, ``Etc/GMT+5``); the message
+    suggests a region name.
+    """
+
+
+class MissingTimezoneError(GuidanceError, ValueError):
+    """A session's end carries UTC or another fixed offset and no zone was given.
+
+    Pass the patient's zone (``Session(ended_at, "America/New_York")``): the UTC
+    calendar is not the patient's, and "the next day" would come at the wrong time.
+
+    .. versionadded:: 0.2.0
+    """
+
+
+class OverrideError(GuidanceError, ValueError):
+    """A clinician override cannot be recorded as given.
+
+    For example, widening a rule that is not ``clinician_adjustable`` without a note
+    giving the clinical reason, or an ``until`` that is not after ``effective_from``.
+
+    .. versionadded:: 0.2.0
+    """
 
 
 class _UnknownIdError(GuidanceError, LookupError):

@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Iterable
-from typing import TypeAlias
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
 
 from attrs import frozen
 
-from ketamine_guidance._engine.session import Session
+from ketamine_guidance._engine.session import Session, ensure_aware, resolve_timezone
 from ketamine_guidance._engine.windows import UTC, lift_instant
-from ketamine_guidance._errors import RulesetNotInEffectError, UnknownActivityError
+from ketamine_guidance._errors import (
+    MissingExtraError,
+    RulesetNotInEffectError,
+    UnknownActivityError,
+)
 from ketamine_guidance._rules.model import (
     DayAt,
     EndOfDay,
@@ -43,7 +47,11 @@ from ketamine_guidance._rules.model import (
 )
 from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset
 
-__all__ = ["LiftTable", "lift_times"]
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = ["Compiled", "LiftColumns", "LiftTable", "lift_times"]
 
 Row: TypeAlias = "tuple[dt.datetime | None, ...]"
 
@@ -81,19 +89,148 @@ class LiftTable:
         Raises :class:`~ketamine_guidance.UnknownActivityError` for an activity the
         ruleset does not know.
         """
-        try:
-            j = self.activities.index(activity)
-        except ValueError:
-            text = activity if isinstance(activity, str) else repr(activity)
-            import difflib  # on first use: only an unknown activity needs it
-
-            close = difflib.get_close_matches(text, self.activities, n=3, cutoff=0.5)
-            raise UnknownActivityError(text, self.activities, suggestions=close) from None
+        j = _column_index(self.activities, activity)
         return tuple(row[j] for row in self.rows)
+
+    def to_arrow(self) -> Any:
+        """The table as a PyArrow table: ``ended_at`` (UTC), ``timezone`` (the IANA name,
+        or null) and one ``timestamp[us, tz=UTC]`` column per activity (null: never).
+
+        Needs PyArrow (``pip install pyarrow``); without it raises
+        :class:`~ketamine_guidance.MissingExtraError`.
+
+        .. versionadded:: 0.2.0
+        """
+        pa = _optional("pyarrow", "to_arrow")
+        stamp = pa.timestamp("us", tz="UTC")
+        data: dict[str, Any] = {
+            "ended_at": pa.array([s.ended_at_utc for s in self.sessions], type=stamp),
+            "timezone": pa.array([s.zone_name for s in self.sessions], type=pa.string()),
+        }
+        for j, activity in enumerate(self.activities):
+            data[activity] = pa.array([row[j] for row in self.rows], type=stamp)
+        return pa.table(data)
+
+    def to_pandas(self) -> Any:
+        """The table as a pandas DataFrame, with the columns of :meth:`to_arrow`
+        (``datetime64[us, UTC]``, NaT for never).
+
+        Needs pandas; without it raises :class:`~ketamine_guidance.MissingExtraError`.
+
+        .. versionadded:: 0.2.0
+        """
+        pd = _optional("pandas", "to_pandas")
+        data: dict[str, Any] = {
+            "ended_at": [s.ended_at_utc for s in self.sessions],
+            "timezone": [s.zone_name for s in self.sessions],
+        }
+        for j, activity in enumerate(self.activities):
+            data[activity] = [row[j] for row in self.rows]
+        frame = pd.DataFrame(data)
+        for name in ("ended_at", *self.activities):
+            frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
+        return frame
+
+
+def _optional(module: str, what: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        msg = f"{what} needs {module}: pip install {module}"
+        raise MissingExtraError(msg) from None
+
+
+def _column_index(activities: tuple[str, ...], activity: str) -> int:
+    try:
+        return activities.index(activity)
+    except ValueError:
+        text = activity if isinstance(activity, str) else repr(activity)
+        import difflib  # on first use: only an unknown activity needs it
+
+        close = difflib.get_close_matches(text, activities, n=3, cutoff=0.5)
+        raise UnknownActivityError(text, activities, suggestions=close) from None
+
+
+@frozen(eq=False)
+class LiftColumns:
+    """Lift instants for a batch given as columns: one column per activity of the ruleset.
+
+    ``column(activity)[i]`` is the instant (UTC) from which the activity is permitted
+    after the ``i``-th session end given to :func:`lift_times`, the same instant as
+    ``permitted_from_utc`` in that session's plan timeline; None means never.  With NumPy
+    the columns stay arrays until asked for: :meth:`array` gives one as
+    ``datetime64[us]`` (``NaT``: never) without making a datetime per row.
+
+    Make one with ``lift_times(ended_at=..., timezone=...)``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    activities: tuple[str, ...]
+    _ended: Any  # int64 microseconds (NumPy) or a tuple of datetimes (without NumPy)
+    _lifts: tuple[Any, ...]
+
+    def __len__(self) -> int:
+        """The number of sessions."""
+        return len(self._ended)
+
+    def column(self, activity: str) -> tuple[dt.datetime | None, ...]:
+        """One activity's lift instants as aware UTC datetimes (None: never), in row order.
+
+        Raises :class:`~ketamine_guidance.UnknownActivityError` for an activity the
+        ruleset does not know.
+        """
+        lifts = self._lifts[_column_index(self.activities, activity)]
+        if isinstance(lifts, tuple):
+            return lifts  # pyright: ignore[reportUnknownVariableType]
+        from ketamine_guidance._engine.columns import to_datetimes
+
+        return to_datetimes(lifts)
+
+    def array(self, activity: str) -> NDArray[np.datetime64]:
+        """One activity's lift instants as a NumPy ``datetime64[us]`` array in UTC, with
+        ``NaT`` where the restriction never lifts.  Needs NumPy (the ``batch`` extra)."""
+        return self._array(self._lifts[_column_index(self.activities, activity)])
+
+    def _array(self, values: Any) -> NDArray[np.datetime64]:
+        numpy = _optional("numpy", "LiftColumns.array")
+        if isinstance(values, tuple):  # pragma: no cover (only without NumPy, and then not here)
+            values = numpy.array(values, dtype="datetime64[us]")
+        result: NDArray[np.datetime64] = values.view("datetime64[us]")
+        return result
+
+    def to_arrow(self) -> Any:
+        """The columns as a PyArrow table: ``ended_at`` and one ``timestamp[us, tz=UTC]``
+        column per activity (null: never).  Needs PyArrow and NumPy.
+
+        .. versionadded:: 0.2.0
+        """
+        pa = _optional("pyarrow", "to_arrow")
+        stamp = pa.timestamp("us", tz="UTC")
+        data: dict[str, Any] = {"ended_at": pa.array(self._array(self._ended)).cast(stamp)}
+        for activity, lifts in zip(self.activities, self._lifts, strict=True):
+            data[activity] = pa.array(self._array(lifts)).cast(stamp)
+        return pa.table(data)
+
+    def to_pandas(self) -> Any:
+        """The columns as a pandas DataFrame (``datetime64[us, UTC]``, NaT for never).
+        Needs pandas.
+
+        .. versionadded:: 0.2.0
+        """
+        pd = _optional("pandas", "to_pandas")
+        data = {"ended_at": self._array(self._ended)}
+        data.update({a: self._array(v) for a, v in zip(self.activities, self._lifts, strict=True)})
+        frame = pd.DataFrame(data)
+        for name in data:
+            frame[name] = frame[name].dt.tz_localize("UTC")
+        return frame
 
 
 # How one window becomes an instant: a function of the session's end (UTC) and of the
-# calendar lifts of its (zone, local date), which ``_Compiled.calendar`` works out once.
+# calendar lifts of its (zone, local date), which ``Compiled.calendar`` works out once.
 _Slot: TypeAlias = "Callable[[dt.datetime, tuple[dt.datetime | None, ...]], dt.datetime | None]"
 
 
@@ -136,17 +273,18 @@ def _latest(parts: list[_Slot]) -> _Slot:
     return latest
 
 
-class _Compiled:
+class Compiled:
     """A ruleset turned into one function per distinct window, for a whole batch."""
 
     def __init__(self, ruleset: Ruleset) -> None:
         self.next_day_begins = ruleset.next_day_begins
+        #: Each rule's effective window, in ruleset order.
+        self.effective: list[Window] = [_effective(rule) for rule in ruleset.rules]
         self.calendar_windows: list[Window] = []  # each distinct calendar window once
         slots: dict[Window, int] = {}
         self.slots: list[_Slot] = []
         index: list[int] = []
-        for rule in ruleset.rules:
-            key = _effective(rule)
+        for key in self.effective:
             if key not in slots:
                 slots[key] = len(self.slots)
                 self.slots.append(self._compile(key))
@@ -189,8 +327,28 @@ def _effective(rule: Rule) -> Window:
     return rule.until
 
 
-def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> LiftTable:
-    """Every rule's lift instant for many sessions at once, as a :class:`LiftTable`.
+@overload
+def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> LiftTable: ...
+
+
+@overload
+def lift_times(
+    sessions: None = None,
+    ruleset: Ruleset | None = None,
+    *,
+    ended_at: Sequence[dt.datetime] | NDArray[np.datetime64],
+    timezone: str | dt.tzinfo | Sequence[str | dt.tzinfo] | NDArray[np.str_],
+) -> LiftColumns: ...
+
+
+def lift_times(
+    sessions: Iterable[Session] | None = None,
+    ruleset: Ruleset | None = None,
+    *,
+    ended_at: object = None,
+    timezone: object = None,
+) -> LiftTable | LiftColumns:
+    """Every rule's lift instant for many sessions at once.
 
     For each session, in the order given, and each rule of ``ruleset`` (None: the default
     ruleset), in ruleset order: the instant in UTC from which the activity is permitted,
@@ -198,9 +356,20 @@ def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> L
     None where the restriction never lifts.  A batch takes no overrides: apply a
     clinician's override with :meth:`AftercarePlan.with_override` on that session's plan.
 
-    Sessions must be :class:`Session` objects; a ruleset that takes effect after a
-    session's local date raises :class:`~ketamine_guidance.RulesetNotInEffectError`, as
-    :func:`plan_for` does, naming the session's position.
+    Give the sessions one of two ways:
+
+    * ``sessions``: :class:`Session` objects; the answer is a :class:`LiftTable`, one row
+      per session.
+    * ``ended_at`` and ``timezone``, as columns, without making a ``Session`` per row:
+      ``ended_at`` is a sequence of aware datetimes or a NumPy ``datetime64`` array (read
+      as UTC), and ``timezone`` one zone for every row or one zone per row (IANA names
+      or tzinfos).  The answer is a :class:`LiftColumns`, one column per rule.  With the
+      ``batch`` extra (NumPy) installed the work is vectorised: see
+      :doc:`/how-to/batch`.
+
+    A ruleset that takes effect after a session's local date raises
+    :class:`~ketamine_guidance.RulesetNotInEffectError`, as :func:`plan_for` does,
+    naming the session's position.
 
     >>> import datetime as dt
     >>> utc = dt.timezone.utc
@@ -212,13 +381,28 @@ def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> L
     ... )
     >>> [lift.isoformat() for lift in table.column("driving")]
     ['2026-03-08T10:00:00+00:00', '2026-03-08T21:00:00+00:00']
+    >>> columns = lift_times(
+    ...     ended_at=[dt.datetime(2026, 3, 7, 23, 30, tzinfo=utc)] * 2,
+    ...     timezone=["America/New_York", "Asia/Tokyo"],
+    ... )
+    >>> [lift.isoformat() for lift in columns.column("driving")]
+    ['2026-03-08T10:00:00+00:00', '2026-03-08T21:00:00+00:00']
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``ended_at`` and ``timezone`` columns.
     """
     if ruleset is None:
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"
+        raise TypeError(msg)
+    if sessions is None:
+        if ended_at is None or timezone is None:
+            msg = "give sessions, or both ended_at and timezone as columns"
+            raise TypeError(msg)
+        return _columns(ended_at, timezone, ruleset)
+    if ended_at is not None or timezone is not None:
+        msg = "give sessions, or ended_at and timezone as columns, not both"
         raise TypeError(msg)
     if isinstance(sessions, Session):
         msg = "sessions must be an iterable of Sessions; for one session use plan_for"
@@ -228,12 +412,26 @@ def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> L
     except TypeError:
         msg = f"sessions must be an iterable of Sessions, not {type(sessions).__name__}"
         raise TypeError(msg) from None
-    compiled = _Compiled(ruleset)
-    rows = _rows(given, compiled, ruleset)
+    compiled = Compiled(ruleset)
+    rows = _rows(_session_pairs(given), compiled, ruleset)
     return LiftTable(tuple(r.activity for r in ruleset.rules), given, rows)
 
 
-def _rows(sessions: tuple[Session, ...], compiled: _Compiled, ruleset: Ruleset) -> tuple[Row, ...]:
+def _session_pairs(sessions: tuple[Session, ...]) -> Iterator[tuple[dt.datetime, dt.tzinfo]]:
+    for i, session in enumerate(sessions):
+        if not isinstance(session, Session):
+            msg = f"sessions[{i}] must be a Session, not {type(session).__name__}"
+            raise TypeError(msg)
+        yield session.ended_at_utc, session.timezone
+
+
+def _rows(
+    pairs: Iterable[tuple[dt.datetime, dt.tzinfo]],
+    compiled: Compiled,
+    ruleset: Ruleset,
+    where: str = "sessions",
+) -> tuple[Row, ...]:
+    """One row per (end in UTC, zone), in order; ``where`` names the input in errors."""
     effective_from = ruleset.effective_from
     slots, row, calendar = compiled.slots, compiled.row, compiled.calendar
     # The calendar lifts per (zone, local date).  Zones are keyed by identity, which also
@@ -242,17 +440,12 @@ def _rows(sessions: tuple[Session, ...], compiled: _Compiled, ruleset: Ruleset) 
     zones: list[dt.tzinfo] = []
     rows: list[Row] = []
     append = rows.append
-    for i, session in enumerate(sessions):
-        if not isinstance(session, Session):
-            msg = f"sessions[{i}] must be a Session, not {type(session).__name__}"
-            raise TypeError(msg)
-        ended = session.ended_at_utc
-        tz = session.timezone
+    for i, (ended, tz) in enumerate(pairs):
         local_day = ended.astimezone(tz).date()
         if effective_from is not None and local_day < effective_from:
             msg = (
                 f"ruleset {ruleset.id!r} takes effect on {effective_from}, after "
-                f"sessions[{i}] ended ({local_day}, the patient's local date)"
+                f"{where}[{i}] ended ({local_day}, the patient's local date)"
             )
             raise RulesetNotInEffectError(msg)
         days_of_zone = by_zone.get(id(tz))
@@ -264,3 +457,41 @@ def _rows(sessions: tuple[Session, ...], compiled: _Compiled, ruleset: Ruleset) 
             days = days_of_zone[local_day] = calendar(local_day, tz)
         append(row([slot(ended, days) for slot in slots]))
     return tuple(rows)
+
+
+def _columns(ended_at: object, timezone: object, ruleset: Ruleset) -> LiftColumns:
+    activities = tuple(r.activity for r in ruleset.rules)
+    compiled = Compiled(ruleset)
+    try:
+        from ketamine_guidance._engine import columns
+    except ImportError:  # no NumPy: the same answers, one row at a time
+        pairs = list(_column_pairs(ended_at, timezone))
+        rows = _rows(pairs, compiled, ruleset, "ended_at")
+        ends = tuple(ended for ended, _ in pairs)
+        lifts = tuple(tuple(row[j] for row in rows) for j in range(len(activities)))
+        return LiftColumns(activities, ends, lifts)
+    ends_us, arrays = columns.lift_columns(ended_at, timezone, ruleset, compiled)
+    return LiftColumns(activities, ends_us, arrays)
+
+
+def _column_pairs(ended_at: object, timezone: object) -> Iterator[tuple[dt.datetime, dt.tzinfo]]:
+    """(end in UTC, zone) per row from columns, without NumPy."""
+    if isinstance(ended_at, str | bytes) or not isinstance(ended_at, Sequence):
+        msg = f"ended_at must be a sequence of aware datetimes, not {type(ended_at).__name__}"
+        raise TypeError(msg)
+    ends = cast("Sequence[object]", ended_at)
+    if isinstance(timezone, str | dt.tzinfo):
+        zones: Sequence[object] = [timezone] * len(ends)
+    elif isinstance(timezone, Sequence) and not isinstance(timezone, bytes):
+        zones = cast("Sequence[object]", timezone)
+    else:
+        msg = (
+            "timezone must be a zone (an IANA name or a tzinfo) or a sequence of zones, "
+            f"not {type(timezone).__name__}"
+        )
+        raise TypeError(msg)
+    if len(zones) != len(ends):
+        msg = f"timezone has {len(zones)} zones for {len(ends)} session ends; give one per row"
+        raise ValueError(msg)
+    for i, (ended, zone) in enumerate(zip(ends, zones, strict=True)):
+        yield ensure_aware(ended, f"ended_at[{i}]").astimezone(UTC), resolve_timezone(zone)

@@ -7,7 +7,9 @@ A course is answered from one :class:`~ketamine_guidance.AftercarePlan` per sess
   the most restrictive of theirs (NOT_PERMITTED over PERMITTED_WITH_CAUTION over
   PERMITTED);
 * ``permitted_from`` is the earliest instant from which the merged answer is
-  PERMITTED and stays so, counting every session, including those still to come.
+  PERMITTED and stays so, counting every session, including those still to come;
+* an override ends at the end of the next session after its ``effective_from`` (or
+  at its ``until``, if that is earlier): each new session's restrictions start afresh.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ketamine_guidance._engine.plan import (
     Track,
     add_override,
     lift_order,
+    rule_status,
 )
 from ketamine_guidance._engine.session import Session, ensure_aware
 from ketamine_guidance._engine.windows import UTC
@@ -92,6 +95,25 @@ class _CourseTrack:
         return self.pieces[bisect.bisect_right(self.starts, instant) - 1]
 
 
+def _scoped(override: Override, sessions: tuple[Session, ...]) -> Override:
+    """``override`` ending at the end of the next session after the one it is about.
+
+    It is about the last session that ended by its ``effective_from`` (the first one,
+    if it starts earlier), and ends when the next one ends, or at ``until`` if earlier.
+    """
+    if not isinstance(override, Override):
+        msg = f"overrides must hold Override objects, not {type(override).__name__}"
+        raise TypeError(msg)
+    start = max(override.effective_from_utc, sessions[0].ended_at_utc)
+    later = [s.ended_at_utc for s in sessions if s.ended_at_utc > start]
+    if not later:
+        return override
+    end = later[0]
+    if override.until_utc is not None and override.until_utc <= end:
+        return override
+    return attrs.evolve(override, until=end.astimezone(override.effective_from.tzinfo))
+
+
 def _sessions(value: Iterable[Session]) -> tuple[Session, ...]:
     if isinstance(value, Session) or not isinstance(value, Iterable):
         msg = f"sessions must be an iterable of Session, not {type(value).__name__}"
@@ -126,7 +148,8 @@ class CoursePlan:
     _tracks: dict[str, _CourseTrack] = field(init=False, eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
-        plans = tuple(AftercarePlan(s, self.ruleset, self.overrides) for s in self.sessions)
+        scoped = tuple(_scoped(ov, self.sessions) for ov in self.overrides)
+        plans = tuple(AftercarePlan(s, self.ruleset, scoped) for s in self.sessions)
         tracks = {a: _CourseTrack.merge(a, plans) for a in self.ruleset.activities}
         object.__setattr__(self, "_plans", plans)
         object.__setattr__(self, "_tracks", tracks)
@@ -172,23 +195,32 @@ class CoursePlan:
             )
         return tuple(sorted(entries, key=lift_order))
 
-    def with_override(
+    def with_override(  # noqa: PLR0913  (keyword-only options, each named at the call)
         self,
         activity: str,
         *,
-        status: Status,
+        status: Status | str,
         effective_from: dt.datetime,
         clinician: str,
         note: str = "",
+        until: dt.datetime | None = None,
+        clinician_id: str | None = None,
     ) -> CoursePlan:
-        """A new course plan in which the override applies to every session of the course.
+        """A new course plan with a clinician's override, as
+        :meth:`~ketamine_guidance.AftercarePlan.with_override`, scoped to one session.
 
-        An override that starts before a session ended applies to that session from its
-        end, as in
-        :meth:`~ketamine_guidance.AftercarePlan.with_override`.  The plan it is called on is
+        The override ends at the end of the next session of the course after its
+        ``effective_from`` (or at ``until``, if that is earlier): a change made after
+        one session never carries into the restrictions of the next.  An override that
+        starts before the first session ended applies from its end.  Decisions carry
+        the override with ``until`` set to where it ends.  The plan it is called on is
         unchanged.
+
+        .. versionchanged:: 0.2.0
+           Scoped to the next session; ``until`` and ``clinician_id``.
         """
         self._track(activity)
+        rule = self.ruleset._by_activity[activity]
         overrides = add_override(
             self.overrides,
             activity,
@@ -196,10 +228,25 @@ class CoursePlan:
             effective_from=effective_from,
             clinician=clinician,
             note=note,
+            until=until,
+            clinician_id=clinician_id,
+            rule=rule,
+            rule_status_at=lambda at: self._rule_status(activity, at),
         )
         return CoursePlan(self.sessions, self.ruleset, overrides)
 
     # Helpers
+
+    def _rule_status(self, activity: str, at: dt.datetime) -> Status:
+        """The rules' own answer (no overrides) at ``at``, or at the first end if later."""
+        at = max(at, self.sessions[0].ended_at_utc)
+        statuses = [
+            rule_status(p.ruleset._by_activity[activity], p.session.ended_at_utc, lift, at)
+            for p in self._plans
+            if p.session.ended_at_utc <= at
+            for lift in (p._lifts[activity],)
+        ]
+        return max(statuses, key=lambda s: s.restrictiveness)
 
     def _track(self, activity: str) -> _CourseTrack:
         try:

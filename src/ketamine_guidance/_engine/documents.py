@@ -145,7 +145,9 @@ def _override(ov: Override, tz: dt.tzinfo) -> dict[str, Any]:
         "activity": ov.activity,
         "status": ov.status.value,
         **_pair("effective_from", ov.effective_from_utc, tz),
+        **_pair("until", ov.until_utc, tz),
         "clinician": ov.clinician,
+        "clinician_id": ov.clinician_id,
         "note": ov.note,
     }
 

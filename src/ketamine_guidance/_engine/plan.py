@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import unicodedata
+from collections.abc import Callable
 from typing import Any, NamedTuple, TypeAlias
 
 from attrs import field, frozen
 
 from ketamine_guidance._engine.session import Session, ensure_aware
 from ketamine_guidance._engine.windows import UTC, lift_instant
-from ketamine_guidance._errors import BeforeSessionEndError, RulesetNotInEffectError
+from ketamine_guidance._engine.words import format_local
+from ketamine_guidance._errors import (
+    BeforeSessionEndError,
+    OverrideError,
+    RulesetNotInEffectError,
+)
 from ketamine_guidance._rules.model import (
     Advice,
     AdviceCategory,
@@ -26,6 +33,8 @@ __all__ = [
     "Track",
     "add_override",
     "lift_order",
+    "override_reason",
+    "rule_status",
     "Decision",
     "Override",
     "TimelineEntry",
@@ -40,54 +49,147 @@ def _aware_effective_from(value: dt.datetime) -> dt.datetime:
     return ensure_aware(value, "effective_from")
 
 
-def _check_status(value: Status) -> Status:
-    if not isinstance(value, Status):
-        msg = f"status must be a Status, not {value!r}"
+def _aware_until(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else ensure_aware(value, "until")
+
+
+def _check_status(value: Status | str) -> Status:
+    if isinstance(value, Status):
+        return value
+    if isinstance(value, str):
+        try:
+            return Status(value)
+        except ValueError:
+            pass
+    known = ", ".join(repr(s.value) for s in Status)
+    msg = f"status must be a Status or one of {known}, not {value!r}"
+    raise TypeError(msg) if not isinstance(value, str) else OverrideError(msg)
+
+
+# Characters that show nothing: zero-width ones, the soft hyphen, bidi controls and the
+# byte-order mark (all of Unicode's "format" category), and white space.
+_MAX_CLINICIAN = 200
+
+
+def _visible(text: str) -> str:
+    return "".join(c for c in text if unicodedata.category(c) != "Cf" and not c.isspace())
+
+
+def _check_clinician(value: str) -> str:
+    if not isinstance(value, str):
+        msg = f"clinician must be a str naming who made the override, not {type(value).__name__}"
+        raise TypeError(msg)
+    if not any(c.isalnum() for c in _visible(value)):
+        msg = (
+            "clinician must name who made the override "
+            f"(with at least one letter or digit), not {value!r}"
+        )
+        raise OverrideError(msg)
+    if len(value) > _MAX_CLINICIAN:
+        msg = f"clinician must be at most {_MAX_CLINICIAN} characters, not {len(value)}"
+        raise OverrideError(msg)
+    return value
+
+
+def _check_note(value: str) -> str:
+    if not isinstance(value, str):
+        msg = f"note must be a str, not {type(value).__name__}"
         raise TypeError(msg)
     return value
 
 
-def _check_clinician(value: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        msg = "clinician must name who made the override"
-        raise ValueError(msg)
+def _check_clinician_id(value: str | None) -> str | None:
+    if value is not None and not isinstance(value, str):
+        kind = type(value).__name__
+        msg = f"clinician_id must be a str (an NPI, a FHIR Practitioner/...), not {kind}"
+        raise TypeError(msg)
     return value
 
 
 @frozen(kw_only=True)
 class Override:
-    """A clinician's decision that sets an activity's status from an instant on."""
+    """A clinician's decision that sets an activity's status from an instant on.
+
+    ``until`` (None: no end) ends it: from then on the rules apply again.  In a
+    course it also ends at the end of the next session.  ``clinician`` names who made
+    it, for the patient to read; ``clinician_id`` identifies them for systems (an
+    NPI, a FHIR ``Practitioner/...`` reference).  ``status`` may be given as its
+    value (``"permitted"``).
+
+    .. versionchanged:: 0.2.0
+       ``until`` and ``clinician_id``; ``clinician`` must hold a letter or digit.
+    """
 
     activity: str
     status: Status = field(converter=_check_status)
     effective_from: dt.datetime = field(converter=_aware_effective_from, eq=False)
     clinician: str = field(converter=_check_clinician)
-    note: str = ""
+    note: str = field(default="", converter=_check_note)
+    until: dt.datetime | None = field(default=None, converter=_aware_until, eq=False)
+    clinician_id: str | None = field(default=None, converter=_check_clinician_id)
     effective_from_utc: dt.datetime = field(init=False, repr=False)
+    until_utc: dt.datetime | None = field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "effective_from_utc", self.effective_from.astimezone(UTC))
+        start = self.effective_from.astimezone(UTC)
+        end = None if self.until is None else self.until.astimezone(UTC)
+        if end is not None and end <= start:
+            msg = (
+                f"until ({self.until.isoformat()}) must be after effective_from "  # type: ignore[union-attr]
+                f"({self.effective_from.isoformat()})"
+            )
+            raise OverrideError(msg)
+        object.__setattr__(self, "effective_from_utc", start)
+        object.__setattr__(self, "until_utc", end)
 
 
 def add_override(  # noqa: PLR0913  (the options after * are keyword-only, each named at the call)
     overrides: tuple[Override, ...],
     activity: str,
     *,
-    status: Status,
+    status: Status | str,
     effective_from: dt.datetime,
     clinician: str,
     note: str,
+    until: dt.datetime | None,
+    clinician_id: str | None,
+    rule: Rule,
+    rule_status_at: Callable[[dt.datetime], Status],
 ) -> tuple[Override, ...]:
     """``overrides`` with a new one appended: the one step that both plan kinds'
-    ``with_override`` share (each checks ``activity`` against its ruleset first)."""
+    ``with_override`` share (each checks ``activity`` against its ruleset first).
+
+    ``rule_status_at`` gives the rule's own status at the instant the override starts
+    to apply; widening a rule that is not clinician-adjustable needs a note.
+    """
     override = Override(
         activity=activity,
         status=status,
         effective_from=effective_from,
         clinician=clinician,
         note=note,
+        until=until,
+        clinician_id=clinician_id,
     )
+    if not rule.clinician_adjustable and not override.note.strip():
+        before = rule_status_at(override.effective_from_utc)
+        if override.status.restrictiveness < before.restrictiveness:
+            msg = (
+                f"{activity!r} is not clinician-adjustable: an override that widens it from "
+                f"{before.text} to {override.status.text} needs a note giving the clinical reason"
+            )
+            raise OverrideError(msg)
     return (*overrides, override)
+
+
+def rule_status(
+    rule: Rule, ended: dt.datetime, lift: dt.datetime | None, at: dt.datetime
+) -> Status:
+    """The rule's own status (no overrides) at ``at`` (from the session end on)."""
+    before, since = _unchanged(rule, ended, lift)
+    if since is not None and max(at, ended) >= since:
+        return _PERMITTED
+    return before
 
 
 @frozen(kw_only=True)
@@ -198,15 +300,33 @@ class Track(NamedTuple):
             return cls(
                 rule, before, (first, _Segment(lift, _PERMITTED, None)), (ended, lift), since, gate
             )
-        listed = [_Segment(ended, before, None)]
+        base = [_Segment(ended, before, None)]
         if lift is not None and lift != ended:
-            listed.append(_Segment(lift, _PERMITTED, None))
-        # Overrides apply from their instant on; the later one wins (stable sort: the
-        # one added last wins a tie).
-        for ov in sorted(overrides, key=lambda o: o.effective_from_utc):
-            start = max(ov.effective_from_utc, ended)
-            listed = [s for s in listed if s.start < start]
-            listed.append(_Segment(start, ov.status, ov))
+            base.append(_Segment(lift, _PERMITTED, None))
+        # Each override is in force from its instant (not before the session ended)
+        # until its ``until``; where several are in force, the one added last wins,
+        # whatever their effective times.
+        spans: list[tuple[dt.datetime, dt.datetime | None, Override]] = []
+        for ov in overrides:
+            start, end = max(ov.effective_from_utc, ended), ov.until_utc
+            if end is None or end > start:
+                spans.append((start, end, ov))
+        bounds = {s.start for s in base}
+        bounds.update(start for start, _, _ in spans)
+        bounds.update(end for _, end, _ in spans if end is not None)
+        base_starts = [s.start for s in base]
+        listed: list[_Segment] = []
+        for instant in sorted(bounds):
+            ruling = base[bisect.bisect_right(base_starts, instant) - 1]
+            seg = _Segment(instant, ruling.status, None)
+            for start, end, ov in reversed(spans):
+                if start <= instant and (end is None or instant < end):
+                    seg = _Segment(instant, ov.status, ov)
+                    break
+            last = listed[-1] if listed else None
+            if last is not None and last.status is seg.status and last.override is seg.override:
+                continue
+            listed.append(seg)
         permitted_from = None
         for seg in reversed(listed):
             if seg.status is not _PERMITTED:
@@ -267,19 +387,22 @@ class AftercarePlan:
                 f"after this session ended ({local_day}, the patient's local date)"
             )
             raise RulesetNotInEffectError(msg)
-        # Windows are compared by identity: the loader shares one object per simple
-        # window, and equal windows kept apart only cost a second (cached) lookup.
+        # Equal windows (the default's eight "latest of next day and 8 hours") are
+        # worked out once: the ruleset's rules are grouped by window once, then shared.
         by_window: dict[int, dt.datetime | None] = {}
         lifts: dict[str, dt.datetime | None] = {}
         next_day_begins = ruleset.next_day_begins
-        for rule in ruleset.rules:
-            until = rule.until
-            key = id(until)
+        for rule, key in zip(ruleset.rules, _window_groups(ruleset), strict=True):
             if key not in by_window:
-                by_window[key] = lift_instant(until, ended, local_day, tz, next_day_begins)
+                by_window[key] = lift_instant(rule.until, ended, local_day, tz, next_day_begins)
             lifts[rule.activity] = by_window[key]
         by_activity: dict[str, list[Override]] = {}
         for ov in self.overrides:
+            if not isinstance(ov, Override):
+                msg = f"overrides must hold Override objects, not {type(ov).__name__}"
+                raise TypeError(msg)
+            if ov.activity not in lifts:  # fail closed: never a change to an unknown rule
+                raise unknown_activity(ov.activity, ruleset._by_activity)
             by_activity.setdefault(ov.activity, []).append(ov)
         object.__setattr__(self, "_lifts", lifts)
         object.__setattr__(self, "_tracks", {})
@@ -343,20 +466,35 @@ class AftercarePlan:
             entries.append(entry)
         return tuple(sorted(entries, key=lift_order))
 
-    def with_override(
+    def with_override(  # noqa: PLR0913  (keyword-only options, each named at the call)
         self,
         activity: str,
         *,
-        status: Status,
+        status: Status | str,
         effective_from: dt.datetime,
         clinician: str,
         note: str = "",
+        until: dt.datetime | None = None,
+        clinician_id: str | None = None,
     ) -> AftercarePlan:
         """A new plan in which ``clinician`` sets ``activity`` to ``status`` from an instant on.
 
+        ``status`` is a :class:`Status` or its value (``"permitted"``).  The override
+        applies from ``effective_from`` (or the session's end, if that is later) until
+        ``until`` (None: for the rest of the plan).  Where several overrides of one
+        activity are in force at an instant, the one added last wins.  Widening a rule
+        that is not ``clinician_adjustable`` (a status less restrictive than the rule's
+        own at that instant) needs a ``note`` giving the clinical reason, else
+        :class:`~ketamine_guidance.OverrideError`.  ``clinician`` must hold a letter or
+        digit (at most 200 characters); ``clinician_id`` identifies them for systems.
         The plan it is called on is unchanged.
+
+        .. versionchanged:: 0.2.0
+           ``until``, ``clinician_id``, the order of adding decides, and widening a
+           fixed rule needs a note.
         """
-        self._track(activity)
+        track = self._track(activity)
+        ended, lift = self.session.ended_at_utc, self._lifts[activity]
         overrides = add_override(
             self.overrides,
             activity,
@@ -364,6 +502,10 @@ class AftercarePlan:
             effective_from=effective_from,
             clinician=clinician,
             note=note,
+            until=until,
+            clinician_id=clinician_id,
+            rule=track.rule,
+            rule_status_at=lambda at: rule_status(track.rule, ended, lift, at),
         )
         return AftercarePlan(self.session, self.ruleset, overrides)
 
@@ -452,11 +594,7 @@ class AftercarePlan:
         override = segment.override
         tz = self.session.timezone
         if override is not None:
-            when = override.effective_from_utc.astimezone(tz)
-            reason = (
-                f"{override.clinician} set this to {override.status.text} "
-                f"from {when.isoformat()}" + (f": {override.note}" if override.note else ".")
-            )
+            reason = override_reason(override, self.session)
         lift = track.permitted_from
         return {
             "activity": rule.activity,
@@ -469,6 +607,41 @@ class AftercarePlan:
             "override": override,
             "session": self.session,
         }
+
+
+# Per ruleset, the index of the first rule with an equal window, for each rule; keyed
+# by the ruleset's identity and holding the ruleset, so its id cannot be reused.
+_GROUPS: dict[int, tuple[Ruleset, tuple[int, ...]]] = {}
+_GROUPS_MAX = 256
+
+
+def _window_groups(ruleset: Ruleset) -> tuple[int, ...]:
+    hit = _GROUPS.get(id(ruleset))
+    if hit is not None and hit[0] is ruleset:
+        return hit[1]
+    first: dict[object, int] = {}
+    groups = tuple(first.setdefault(r.until, i) for i, r in enumerate(ruleset.rules))
+    if len(_GROUPS) >= _GROUPS_MAX:
+        _GROUPS.clear()
+    _GROUPS[id(ruleset)] = (ruleset, groups)
+    return groups
+
+
+def override_reason(override: Override, session: Session) -> str:
+    """An override in words a patient can read, in place of the rule's own reason:
+    who changed it, to what, and from (and until) when in the session's local time."""
+    tz = session.timezone
+    start = max(override.effective_from_utc, session.ended_at_utc).astimezone(tz)
+    end = (
+        ""
+        if override.until_utc is None
+        else f" until {format_local(override.until_utc.astimezone(tz))}"
+    )
+    note = f" {override.note.strip()}" if override.note.strip() else ""
+    return (
+        f"{override.clinician.strip()} changed this to {override.status.text} "
+        f"from {format_local(start)}{end}.{note}"
+    )
 
 
 _NEVER = dt.datetime.max.replace(tzinfo=UTC)

@@ -9,9 +9,20 @@ import zoneinfo
 from attrs import field, frozen
 
 from ketamine_guidance._engine.windows import UTC
-from ketamine_guidance._errors import NaiveDatetimeError, UnknownTimezoneError
+from ketamine_guidance._errors import (
+    MissingTimezoneError,
+    NaiveDatetimeError,
+    UnknownTimezoneError,
+)
 
-__all__ = ["Session", "ensure_aware", "resolve_timezone", "zone_name"]
+__all__ = [
+    "Session",
+    "ensure_aware",
+    "fixed_offset_name",
+    "region_zone",
+    "resolve_timezone",
+    "zone_name",
+]
 
 
 def ensure_aware(value: object, what: str) -> dt.datetime:
@@ -28,26 +39,80 @@ def ensure_aware(value: object, what: str) -> dt.datetime:
     return value
 
 
+# Names of zones that are one fixed offset for ever.  Those that name UTC are a
+# deliberate choice when given as ``timezone``; the others read like a region
+# ("EST", "Etc/GMT+5") but never keep daylight time, so they are refused.
+_UTC_NAMES = frozenset(
+    {"UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich", "Universal", "Zulu"}
+    | {f"Etc/{n}" for n in ("UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich")}
+    | {"Etc/Universal", "Etc/Zulu"}
+)
+_REGION_LIKE_FIXED = {
+    "EST": "America/New_York",
+    "MST": "America/Denver",
+    "HST": "Pacific/Honolulu",
+    "Factory": "America/New_York",
+}
+
+
+def fixed_offset_name(name: str) -> bool:
+    """Whether ``name`` is a tz database name of a zone that is one fixed offset."""
+    return name in _UTC_NAMES or name in _REGION_LIKE_FIXED or name.startswith("Etc/")
+
+
+def _refuse_region_like(name: str) -> None:
+    """Raise for a fixed-offset name that reads like a region (EST, Etc/GMT+5)."""
+    if name in _UTC_NAMES or not fixed_offset_name(name):
+        return
+    example = _REGION_LIKE_FIXED.get(name, "America/New_York")
+    msg = (
+        f"time zone {name!r} is a fixed UTC offset that never changes for daylight time: "
+        f"give the patient's region instead, such as {example!r}"
+    )
+    raise UnknownTimezoneError(msg)
+
+
 @functools.lru_cache(maxsize=1024)
 def _zone(name: str) -> dt.tzinfo:
+    # Only the names the tz database lists: zoneinfo also opens files such as
+    # "right/America/New_York" (leap seconds) and reads them wrongly.
+    if name not in _available():
+        msg = f"unknown time zone {name!r}: give an IANA name such as 'America/New_York'"
+        raise UnknownTimezoneError(msg)
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # pragma: no cover
+        # Listed but unreadable (a damaged tz database): still refused clearly.
         msg = f"unknown time zone {name!r}: give an IANA name such as 'America/New_York'"
         raise UnknownTimezoneError(msg) from None
 
 
 def resolve_timezone(value: object) -> dt.tzinfo:
-    """An IANA name (resolved with zoneinfo) or a tzinfo, checked to give offsets."""
+    """An IANA name (resolved with zoneinfo) or a tzinfo, checked to give offsets.
+
+    A fixed-offset name that reads like a region (``EST``) is refused; a tzinfo
+    object is the caller's choice and is kept, except that a pytz or dateutil zone
+    with an IANA name is read through zoneinfo by that name, so that every tzinfo
+    library gives the same answer in every year (pytz's table stops daylight time
+    after 2037), and a zone whose name the tz database does not list is refused.
+    """
     if isinstance(value, str):
+        _refuse_region_like(value)
         return _zone(value)
     if not isinstance(value, dt.tzinfo):
         msg = f"timezone must be an IANA name or a tzinfo, not {type(value).__name__}"
         raise TypeError(msg)
-    try:
-        return _checked_zone(value)
-    except TypeError:  # an unhashable tzinfo (dateutil's tzfile): check it every time
+    if value is UTC:
+        return value
+    name = zone_name(value)
+    if isinstance(value, zoneinfo.ZoneInfo):
+        if name is not None:  # a ZoneInfo made from a file has no key
+            return _zone(name)
+    elif name is not None:
+        return _zone(name)
+    if value.__hash__ is None:  # an unhashable tzinfo (dateutil's tzfile): check it every time
         return _check_zone(value)
+    return _checked_zone(value)
 
 
 def _check_zone(value: dt.tzinfo) -> dt.tzinfo:
@@ -63,7 +128,11 @@ _checked_zone = functools.lru_cache(maxsize=1024)(_check_zone)
 
 
 def zone_name(tz: dt.tzinfo) -> str | None:
-    """The IANA name of a zone, where it has one (zoneinfo, pytz, dateutil, UTC)."""
+    """The tz database name of a zone, where it has one (zoneinfo, pytz, dateutil, UTC).
+
+    For a dateutil zone read from a file, the path below the ``zoneinfo`` directory
+    (``right/America/New_York`` too, which the caller then refuses as unknown).
+    """
     if tz is UTC:
         return "UTC"
     for attr in ("key", "zone"):  # zoneinfo.ZoneInfo.key, pytz's .zone
@@ -71,18 +140,27 @@ def zone_name(tz: dt.tzinfo) -> str | None:
         if isinstance(name, str):
             return name
     filename = getattr(tz, "_filename", None)  # dateutil.tz.tzfile
-    if isinstance(filename, str) and "/" in filename:
-        parts = filename.split("/")
-        for i in range(len(parts)):
-            candidate = "/".join(parts[i:])
-            if candidate in _available():
-                return candidate
+    if isinstance(filename, str) and filename:
+        parts = filename.replace("\\", "/").split("/")
+        if "zoneinfo" in parts[:-1]:
+            last = len(parts) - 1 - parts[::-1].index("zoneinfo")
+            return "/".join(parts[last + 1 :])
+        if filename in _available():  # dateutil's own bundled copy names the zone
+            return filename
     return None
+
+
+def region_zone(tz: dt.tzinfo) -> bool:
+    """Whether ``tz`` is a region's zone (an IANA name that is not a fixed offset)."""
+    name = zone_name(tz)
+    return name is not None and name in _available() and not fixed_offset_name(name)
 
 
 @functools.lru_cache(maxsize=1)
 def _available() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # "localtime" (listed where the system's tz database has that file) is this
+    # machine's own zone, never the patient's.
+    return frozenset(zoneinfo.available_timezones() - {"localtime"})
 
 
 @frozen(init=False)
@@ -91,7 +169,14 @@ class Session:
 
     ``ended_at`` must be timezone-aware.  ``timezone`` is the zone that decides what
     "the next day" means for the patient: an IANA name, any tzinfo, or None for
-    ``ended_at``'s own tzinfo.  EHRs usually store UTC, so pass the patient's zone.
+    ``ended_at``'s own tzinfo.  None is accepted only when that tzinfo is a region's
+    zone (an IANA ``Area/Location`` zone from zoneinfo, pytz or dateutil); a UTC or
+    other fixed-offset ``ended_at`` without ``timezone`` raises
+    :class:`~ketamine_guidance.MissingTimezoneError`, because EHRs store UTC and the
+    UTC calendar is not the patient's.  ``timezone="UTC"`` is accepted as a choice.
+    Fixed-offset names that read like regions (``EST``, ``Etc/GMT+5``) and names the
+    tz database does not list (``right/...``, ``posix/...``) are refused.  pytz and
+    dateutil zones are read through zoneinfo by their IANA name.
 
     Two sessions are equal when they ended at the same instant in the same zone.
 
@@ -107,7 +192,21 @@ class Session:
 
     def __init__(self, ended_at: dt.datetime, timezone: dt.tzinfo | str | None = None) -> None:
         ended_at = ensure_aware(ended_at, "ended_at")
-        zone = resolve_timezone(ended_at.tzinfo if timezone is None else timezone)
+        if timezone is None:
+            own = ended_at.tzinfo
+            assert own is not None  # noqa: S101  (ensure_aware checked it)
+            if not region_zone(own):
+                name = zone_name(own)
+                offset = ended_at.strftime("%z") or "?"
+                what = f"the zone {name!r}" if name else f"a fixed UTC offset ({offset})"
+                msg = (
+                    f"ended_at carries {what}, not the patient's region, and no timezone "
+                    "was given: pass the patient's zone, for example "
+                    "Session(ended_at, 'America/New_York'), or timezone='UTC' on purpose"
+                )
+                raise MissingTimezoneError(msg)
+            timezone = own
+        zone = resolve_timezone(timezone)
         # attrs writes __attrs_init__ for a class with init=False; pyright cannot see it.
         self.__attrs_init__(  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
             ended_at, zone, ended_at.astimezone(UTC)

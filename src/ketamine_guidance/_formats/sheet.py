@@ -203,9 +203,11 @@ def _build(
         decisions = plan.decisions_at(now)
         by_status: dict[Status, list[_Item]] = {s: [] for s in Status}
         for d in decisions:
-            notes = [ruleset.rule(d.activity).reason]
-            if d.override is not None:
-                notes.append(_override_note(d.override))
+            # Under a clinician's change, the rule's own reason no longer applies.
+            if d.override is None:
+                notes = [ruleset.rule(d.activity).reason]
+            else:
+                notes = [_override_note(d.override)]
             by_status[d.status].append(_Item(d.label, "", None, "", tuple(notes)))
         right_now = _RightNow(
             moment(now),
@@ -215,8 +217,9 @@ def _build(
 
     def override_line(ov: Override) -> str:
         start = fmt(max(ov.effective_from_utc, session.ended_at_utc).astimezone(tz))
+        until = "" if ov.until_utc is None else f" until {fmt(ov.until_utc.astimezone(tz))}"
         note = f" {ov.note}" if ov.note else ""
-        return f"Changed by {ov.clinician}: {_STATUS_WORDS[ov.status]} from {start}.{note}"
+        return f"Changed by {ov.clinician}: {_STATUS_WORDS[ov.status]} from {start}{until}.{note}"
 
     timeline = tuple(
         _timeline_item(e, session.ended_at_utc, moment, override_line) for e in plan.timeline()
@@ -261,19 +264,17 @@ def _timeline_item(
     moment: Callable[[dt.datetime], _Moment],
     override_line: Callable[[Override], str],
 ) -> _Item:
-    notes = (entry.reason, *(override_line(o) for o in entry.overrides))
+    # Under a clinician's change the rule's reason is the usual advice, not the answer.
+    reason = f"Usual advice: {entry.reason}" if entry.overrides else entry.reason
+    notes = (reason, *(override_line(o) for o in entry.overrides))
     if entry.permitted_from is None:
-        return _Item(
-            entry.label, "No end date. Only your clinician can lift this.", None, "", notes
-        )
+        return _Item(entry.label, "No end is given.", None, "", notes)
     when = moment(entry.permitted_from)
     if entry.permitted_from_utc == ended_utc:
-        after = ", when your session ended."
-    elif entry.status_until_lift is Status.PERMITTED_WITH_CAUTION:
-        after = ". Take care until then."
-    else:
-        after = ". Not allowed before then."
-    return _Item(entry.label, "from ", when, after, notes)
+        return _Item(entry.label, "from ", when, ", when your session ended.", notes)
+    if entry.status_until_lift is Status.PERMITTED_WITH_CAUTION:
+        return _Item(entry.label, "take care until ", when, "; after that allowed.", notes)
+    return _Item(entry.label, "from ", when, ". Not allowed before then.", notes)
 
 
 # Writing the document out: one composer fixes the order, one writer per format
