@@ -102,8 +102,18 @@ def build(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: print the table (``nox -s bench -- --fast``, ``-- --batch 1000000``)."""
+    """Benchmarks: print the tables (``nox -s bench -- --fast``, ``-- --batch 1000000``).
+
+    The library's table, then the CDS Hooks service under load (``bench_service`` alone).
+    """
     session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/service.py")
+
+
+@nox.session(python=False)
+def bench_service(session: nox.Session) -> None:
+    """The CDS Hooks service under load: requests/s, p50 and p99 (``-- --seconds 10``)."""
+    session.run("python", "benchmarks/service.py", *session.posargs)
 
 
 @nox.session(python=False)

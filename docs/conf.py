@@ -49,6 +49,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(datetime|dt|enum|pathlib|collections\.abc|typing|os)\..*"),
     # NumPy, for the columnar batch: no inventory here either.
     ("py:class", r"(np|numpy)\..*|NDArray"),
+    # The service's ASGI application class (Starlette has no intersphinx inventory here).
+    ("py:class", r"(starlette\.applications\.)?Starlette"),
 ]
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 

@@ -68,6 +68,13 @@ def _windows() -> st.SearchStrategy[Any]:
 valid_windows = st.deferred(_windows)
 
 
+def _codes() -> st.SearchStrategy[Any]:
+    from ketamine_guidance import ATC_SYSTEM, Code
+
+    systems = st.sampled_from([ATC_SYSTEM, "http://snomed.info/sct"]) | _texts.map(str.strip)
+    return st.lists(st.builds(Code, systems, _texts.map(str.strip)), max_size=3).map(tuple)
+
+
 def _rules() -> st.SearchStrategy[Any]:
     from ketamine_guidance import Rule, Status
 
@@ -80,6 +87,7 @@ def _rules() -> st.SearchStrategy[Any]:
         source=_ruleset_sources(),
         while_restricted=st.sampled_from([Status.NOT_PERMITTED, Status.PERMITTED_WITH_CAUTION]),
         clinician_adjustable=st.booleans(),
+        codes=_codes(),
     )
 
 
@@ -156,6 +164,7 @@ rule_data = st.fixed_dictionaries(
     optional={
         "while_restricted": st.sampled_from(["not_permitted", "permitted_with_caution"]),
         "clinician_adjustable": st.booleans(),
+        "codes": st.lists(st.fixed_dictionaries({"system": TEXTS, "code": TEXTS}), max_size=3),
     },
 )
 

@@ -380,6 +380,29 @@ def test_a_browser_renders_the_site(site: Path, path: str, title: str, heading: 
     assert heading in [h.rstrip("#¶ ") for h in page.h1]
 
 
+def test_each_rule_has_the_anchor_the_cds_service_cards_link_to(site: Path) -> None:
+    import datetime as dt
+
+    from ketamine_guidance import Session, default_ruleset, plan_for
+    from ketamine_guidance.service._cards import Cards, ZoneSource
+
+    page = (site / "explanation" / "traceability.html").read_text(encoding="utf-8")
+    ruleset = default_ruleset()
+    cards = Cards(ruleset, "https://docs.example.org")
+    ended = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc)
+    plan = plan_for(Session(ended, "America/New_York"), ruleset)
+    zone = ZoneSource("America/New_York", from_patient=True)
+    linked = [
+        card["links"][0]["url"]
+        for d in plan.decisions_at(ended)
+        if (card := cards.restriction(d, zone, 1, ["k"])) is not None
+    ]
+    assert linked
+    for url in linked:
+        anchor = url.split("#", 1)[1]
+        assert f'id="{anchor}"' in page, anchor
+
+
 # The hazard log (issue 11): every test it names exists, so it cannot go stale.
 
 

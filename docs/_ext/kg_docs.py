@@ -225,7 +225,12 @@ def _entry(cell: Cell) -> nodes.entry:
     return entry
 
 
-def _table(header: list[str], rows: Iterable[list[Cell]], widths: list[int]) -> nodes.table:
+def _table(
+    header: list[str],
+    rows: Iterable[list[Cell]],
+    widths: list[int],
+    ids: Iterable[str] | None = None,
+) -> nodes.table:
     table = nodes.table(classes=["kg-traceability"])
     group = nodes.tgroup(cols=len(header))
     table += group
@@ -233,8 +238,12 @@ def _table(header: list[str], rows: Iterable[list[Cell]], widths: list[int]) -> 
         group += nodes.colspec(colwidth=width)
     head, body = nodes.thead(), nodes.tbody()
     head += nodes.row("", *(_entry(h) for h in header))
+    row_ids = iter(ids) if ids is not None else None
     for cells in rows:
-        body += nodes.row("", *(_entry(c) for c in cells))
+        row = nodes.row("", *(_entry(c) for c in cells))
+        if row_ids is not None:  # an anchor per row: the CDS Hooks cards link to their rule
+            row["ids"].append(next(row_ids))
+        body += row
     group += head
     group += body
     return table
@@ -292,6 +301,7 @@ def traceability_nodes(ruleset: Ruleset) -> list[nodes.Node]:
                 for r in ruleset.rules
             ),
             [15, 15, 20, 30, 20],
+            ids=[f"rule-{r.activity.replace('_', '-')}" for r in ruleset.rules],
         )
     )
     out.append(nodes.rubric(text="Every advice item, and what it tells the patient"))

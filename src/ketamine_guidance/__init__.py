@@ -56,9 +56,11 @@ from ketamine_guidance._formats.exports import (
 from ketamine_guidance._formats.sheet import SheetFormat, render_sheet
 from ketamine_guidance._rules.loader import validate_ruleset
 from ketamine_guidance._rules.model import (
+    ATC_SYSTEM,
     Advice,
     AdviceCategory,
     AdviceTranslation,
+    Code,
     DayAt,
     EndOfDay,
     Hours,
@@ -99,6 +101,8 @@ __all__ = [
     # Rulesets
     "Advice",
     "AdviceCategory",
+    "ATC_SYSTEM",
+    "Code",
     "Rule",
     "Ruleset",
     "Source",

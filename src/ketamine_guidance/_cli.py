@@ -276,12 +276,134 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="a ruleset file, TOML or JSON")
 
+    _add_serve(commands)
+
     commands.add_parser(
         "schema",
         help="print the JSON Schema for ruleset files",
         description="Print the JSON Schema (draft 2020-12) for ruleset files, for editors.",
     )
     return parser
+
+
+def _add_serve(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the CDS Hooks service an EHR calls (needs the 'service' extra)",
+        description=(
+            "Run the CDS Hooks 2.0 service (discovery, patient-view, order-select, "
+            "order-sign, feedback, /openapi.json) with uvicorn.  Each option can also be "
+            "set in the TOML file given to --config; an option on the command line wins.  "
+            "Without --jwks or --jku, or without --issuer, every hook call is refused."
+        ),
+    )
+    serve.add_argument("--host", metavar="HOST", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, metavar="PORT", help="port to listen on (default 8080)")
+    serve.add_argument(
+        "--ruleset", metavar="FILE", help="a ruleset file (TOML or JSON; default: built-in)"
+    )
+    serve.add_argument(
+        "--jwks", metavar="FILE", help="the EHR's public keys, a JSON Web Key Set file"
+    )
+    serve.add_argument(
+        "--jku",
+        action="append",
+        metavar="URL",
+        help="a jku key set URL the EHR's tokens may name (repeatable)",
+    )
+    serve.add_argument(
+        "--issuer",
+        action="append",
+        metavar="ISS",
+        help="an EHR token issuer (iss) to accept (repeatable)",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the base URL the EHR calls, checked against each token's aud "
+        "(default: http, --host and --port)",
+    )
+    serve.add_argument(
+        "--clinic-timezone",
+        metavar="ZONE",
+        help="IANA zone used (and stated on the cards) when the Patient record has none; "
+        "without it such patients get a card saying the time rules cannot be told",
+    )
+    serve.add_argument(
+        "--session-code",
+        action="append",
+        metavar="SYSTEM|CODE",
+        help="a Procedure code that marks a ketamine session (repeatable; default: the "
+        "code ketamine-session in the library's own procedure code system)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="a browser origin allowed to call the service, such as the CDS Hooks "
+        "sandbox's (repeatable)",
+    )
+    serve.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the SQLite file for feedback and used token ids "
+        "(default ketamine-guidance-service.sqlite3)",
+    )
+    serve.add_argument("--config", metavar="FILE", help="a TOML file with any of these settings")
+
+
+def _serve_config(args: argparse.Namespace) -> Any:
+    """The ServiceConfig from --config and the options (which win)."""
+    from pathlib import Path
+
+    from ketamine_guidance.service._config import (
+        ServiceConfig,
+        config_from_toml,
+        parse_code,
+        read_jwks,
+    )
+
+    settings: dict[str, Any] = {} if args.config is None else config_from_toml(args.config)
+    simple = {"host": args.host, "port": args.port, "public_url": args.public_url}
+    simple["clinic_timezone"] = args.clinic_timezone
+    settings.update({k: v for k, v in simple.items() if v is not None})
+    if args.ruleset is not None:
+        settings["ruleset"] = load_ruleset(args.ruleset)
+    if args.jwks is not None:
+        settings["jwks"] = read_jwks(args.jwks)
+    if args.store is not None:
+        settings["store"] = Path(args.store)
+    lists = {"jku_allow": args.jku, "issuers": args.issuer, "cors_origins": args.cors_origin}
+    settings.update({k: tuple(v) for k, v in lists.items() if v is not None})
+    if args.session_code is not None:
+        settings["session_codes"] = tuple(parse_code(c) for c in args.session_code)
+    return ServiceConfig(**settings)
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from ketamine_guidance.service import create_app
+
+    config = _serve_config(args)
+    app = create_app(config)  # MissingExtraError without the 'service' extra
+    import uvicorn
+
+    if not config.issuers or (config.jwks is None and not config.jku_allow):
+        args.err.write(
+            f"{PROG}: warning: no --issuer, or no --jwks/--jku: every hook call will be "
+            "refused with 401\n"
+        )
+    out.write(
+        f"Serving CDS Hooks on http://{config.host}:{config.port}/cds-services "
+        f"(public URL {config.base_url})\n"
+    )
+    out.flush()
+    import logging
+
+    # The service's own line per request (method, route, status, time: no patient data)
+    # replaces uvicorn's access log, which would print client addresses.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    uvicorn.run(app, host=config.host, port=config.port, access_log=False, ws="none")
+    return EXIT_OK
 
 
 def _ruleset(args: argparse.Namespace) -> Ruleset:
@@ -593,6 +715,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "diff": _cmd_diff,
     "validate": _cmd_validate,
     "schema": _cmd_schema,
+    "serve": _cmd_serve,
 }
 
 

@@ -22,6 +22,7 @@ from ketamine_guidance._engine.plan import rule_status
 from ketamine_guidance._engine.windows import UTC, lift_instant
 from ketamine_guidance._rules.model import (
     Advice,
+    Code,
     Immediately,
     LatestOf,
     NextDay,
@@ -293,8 +294,13 @@ def _text(value: object, next_day_begins: dt.time, name: str) -> str:
         return value.isoformat()
     if isinstance(value, tuple):
         items: tuple[object, ...] = value  # pyright: ignore[reportUnknownVariableType]
-        return "[" + ", ".join(repr(v) for v in items) + "]"
+        return "[" + ", ".join(_item_text(v) for v in items) + "]"
     return repr(value)
+
+
+def _item_text(value: object) -> str:
+    """One item of a list field: a code as ``system|code``, anything else as its repr."""
+    return f"{value.system}|{value.code}" if isinstance(value, Code) else repr(value)
 
 
 def _changes(

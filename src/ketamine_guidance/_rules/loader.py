@@ -25,6 +25,7 @@ from ketamine_guidance._rules.model import (
     Advice,
     AdviceCategory,
     AdviceTranslation,
+    Code,
     DayAt,
     EndOfDay,
     Hours,
@@ -311,10 +312,23 @@ class _Reader:
             "source": self.source,
             "while_restricted": self.status,
             "clinician_adjustable": self.boolean,
+            "codes": self.codes,
         }
-        defaults = {"while_restricted": Status.NOT_PERMITTED, "clinician_adjustable": False}
+        defaults = {
+            "while_restricted": Status.NOT_PERMITTED,
+            "clinician_adjustable": False,
+            "codes": (),
+        }
         required = ("activity", "label", "until", "reason", "source")
         return Rule(**self.table(value, path, parsers, required=required, defaults=defaults))
+
+    def code(self, value: object, path: str) -> Code:
+        parsers = {"system": self.text, "code": self.text}
+        fields = self.table(value, path, parsers, required=tuple(parsers), defaults={})
+        return Code(fields["system"].strip(), fields["code"].strip())
+
+    def codes(self, value: object, path: str) -> tuple[Code, ...]:
+        return self.listing(value, path, self.code, "tables { system, code }")
 
     def advice(self, value: object, path: str) -> Advice:
         parsers = {

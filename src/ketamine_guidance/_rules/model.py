@@ -20,11 +20,13 @@ if TYPE_CHECKING:
     import cattrs
 
 __all__ = [
+    "ATC_SYSTEM",
     "Advice",
     "AdviceCategory",
     "AdviceTranslation",
     "RuleTranslation",
     "Translation",
+    "Code",
     "DayAt",
     "EndOfDay",
     "Hours",
@@ -158,9 +160,45 @@ def describe_window(window: Window, next_day_begins: dt.time) -> str:
     return "latest of " + " and ".join(describe_window(w, next_day_begins) for w in window.windows)
 
 
+#: The code system URL of the WHO ATC classification, as FHIR names it.
+ATC_SYSTEM = "http://www.whocc.no/atc"
+
+
+@frozen
+class Code:
+    """A code that marks what a rule restricts, such as a medication class.
+
+    ``system`` is the code system's URL (FHIR's ``Coding.system``), ``code`` the code in
+    it.  :meth:`matches` says whether a coded thing (a medication order's coding) falls
+    under this code: the same code in the same system or, in the ATC classification
+    (:data:`ATC_SYSTEM`), a code inside this class (``N05CD08`` is in ``N05C``).
+
+    >>> Code(ATC_SYSTEM, "N05C").matches(ATC_SYSTEM, "N05CD08")
+    True
+    >>> Code("http://www.nlm.nih.gov/research/umls/rxnorm", "1000001").matches(
+    ...     "http://www.nlm.nih.gov/research/umls/rxnorm", "1000")
+    False
+    """
+
+    system: str
+    code: str
+
+    def matches(self, system: object, code: object) -> bool:
+        """True when ``code`` in ``system`` is this code, or in this ATC class."""
+        if system != self.system or not isinstance(code, str):
+            return False
+        if self.system == ATC_SYSTEM:
+            return code.strip().upper().startswith(self.code.upper())
+        return code.strip() == self.code
+
+
 @frozen(kw_only=True)
 class Rule:
-    """When one activity is restricted after a session, and how."""
+    """When one activity is restricted after a session, and how.
+
+    ``codes`` name what the rule restricts in other systems' terms (medication classes
+    and products), so that a CDS Hooks service can match a medication order to it.
+    """
 
     activity: str
     label: str
@@ -169,6 +207,7 @@ class Rule:
     source: Source
     while_restricted: Status = Status.NOT_PERMITTED
     clinician_adjustable: bool = False
+    codes: tuple[Code, ...] = ()
 
 
 class AdviceCategory(enum.Enum):
@@ -334,7 +373,15 @@ def converter() -> cattrs.Converter:
     made.register_unstructure_hook(dt.time, lambda t: f"{t:%H:%M}")
     made.register_unstructure_hook(dt.date, dt.date.isoformat)
     made.register_unstructure_hook(
-        Rule, make_dict_unstructure_fn(Rule, made, until=override(unstruct_hook=window_data))
+        Rule,
+        make_dict_unstructure_fn(
+            Rule,
+            made,
+            until=override(unstruct_hook=window_data),
+            # Written only when a rule has codes, so that documents (and digests) of
+            # rulesets without codes are as they were before codes existed.
+            codes=override(omit_if_default=True),
+        ),
     )
     # A translation writes only what it translates, as a file does.
     for cls in (RuleTranslation, AdviceTranslation, Translation):
