@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ketamine_guidance._cli import main
+from ketamine_guidance._formats.text import format_local
 
 SESSION = ["--ended-at", "2026-11-25T23:30:00Z", "--timezone", "America/New_York"]
 
@@ -189,3 +190,32 @@ def test_the_module_entry_point_exits_with_the_status(monkeypatch: pytest.Monkey
     with pytest.raises(SystemExit) as info:
         runpy.run_module("ketamine_guidance", run_name="__main__")
     assert info.value.code == 0
+
+
+def test_plan_takes_a_course_and_gives_the_courses_times() -> None:
+    import datetime as dt
+
+    from ketamine_guidance import Session, plan_for_course
+
+    ends = ["2026-11-25T23:30:00Z", "2026-11-23T23:30:00Z"]  # in any order
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["plan", "--timezone", "America/New_York"]
+    for end in ends:
+        argv += ["--ended-at", end]
+    assert main(argv, out=out, err=err) == 0
+    text = out.getvalue()
+    assert "A course of 2 sessions; the times count every one." in text
+    assert "Latest session ended: Wed 25 Nov 2026, 18:30 EST" in text
+    course = plan_for_course(
+        Session(dt.datetime.fromisoformat(e.replace("Z", "+00:00")), "America/New_York")
+        for e in ends
+    )
+    driving = next(e for e in course.timeline() if e.activity == "driving")
+    assert driving.permitted_from is not None
+    assert f"not permitted until {format_local(driving.permitted_from)}" in text
+    # Water was permitted from the first session's end: never "until" a past time.
+    assert "Drinking water                     permitted from the end of the session" in text
+    json_out, json_err = io.StringIO(), io.StringIO()
+    assert main([*argv, "--format", "json"], out=json_out, err=json_err) == 2
+    assert json_err.getvalue().count("\n") == 1
+    assert "takes one --ended-at" in json_err.getvalue()

@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
             "patient's local time."
         ),
     )
-    _add_session_options(plan)
+    _add_session_options(plan, course=True)
     _add_ruleset_option(plan)
     _add_format_option(plan, "text", "json")
 
@@ -477,7 +477,8 @@ def _describe_lift(entry: TimelineEntry, ended_utc: dt.datetime) -> str:
         if entry.lifts_beyond_range:
             return f"{status}; the end is {BEYOND_RANGE}"
         return f"{status}; no end is given"
-    if entry.permitted_from_utc == ended_utc:
+    lift = entry.permitted_from_utc
+    if lift is not None and lift <= ended_utc:  # in a course, an earlier session's end
         return "permitted from the end of the session"
     when = format_local(entry.permitted_from)
     if caution:  # never "permitted with caution until", which reads as forbidden after
@@ -486,18 +487,32 @@ def _describe_lift(entry: TimelineEntry, ended_utc: dt.datetime) -> str:
 
 
 def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
-    plan = _plan(args)
-    if args.format == "json":
-        _emit_json(plan_dict(plan), out)
-        return EXIT_OK
-    session = plan.session
-    zone = f" ({session.zone_name})" if session.zone_name else ""
-    out.write(f"{plan.ruleset.title} (ruleset {plan.ruleset.id} {plan.ruleset.version})\n")
-    out.write(f"Session ended: {format_local(session.ended_at_local)}{zone}\n\n")
+    zone_name = _timezone(args)
+    sessions = [Session(ended, zone_name) for ended in args.ended_at]
+    ruleset = _ruleset(args)
+    if len(sessions) > 1 and args.format == "json":
+        msg = "plan --format json takes one --ended-at (for a course, use the text format)"
+        raise UsageError(msg)
+    plan: AftercarePlan | CoursePlan
+    if len(sessions) == 1:
+        plan = plan_for(sessions[0], ruleset)
+        if args.format == "json":
+            _emit_json(plan_dict(plan), out)
+            return EXIT_OK
+    else:
+        plan = plan_for_course(sessions, ruleset)
+    latest = plan.sessions[-1] if isinstance(plan, CoursePlan) else plan.session
+    zone = f" ({latest.zone_name})" if latest.zone_name else ""
+    out.write(f"{ruleset.title} (ruleset {ruleset.id} {ruleset.version})\n")
+    if len(sessions) > 1:
+        out.write(f"A course of {len(sessions)} sessions; the times count every one.\n")
+        out.write(f"Latest session ended: {format_local(latest.ended_at_local)}{zone}\n\n")
+    else:
+        out.write(f"Session ended: {format_local(latest.ended_at_local)}{zone}\n\n")
     entries = plan.timeline()
     width = max(len(e.label) for e in entries)
     for e in entries:
-        out.write(f"  {e.label:<{width}}  {_describe_lift(e, session.ended_at_utc)}\n")
+        out.write(f"  {e.label:<{width}}  {_describe_lift(e, latest.ended_at_utc)}\n")
     return EXIT_OK
 
 
