@@ -716,3 +716,30 @@ def test_hours_are_described_exactly(hours: float, words: str) -> None:
     from ketamine_guidance._rules.model import describe_window
 
     assert describe_window(kg.Hours(hours), dt.time(6)) == words
+
+
+def test_a_sheet_format_of_the_wrong_type_is_a_type_error() -> None:
+    plan = kg.plan_for(kg.Session(ENDED, "America/New_York"))
+    with pytest.raises(
+        TypeError, match=r"^format must be a string \(one of text, markdown, html\), not int$"
+    ):
+        kg.render_sheet(plan, format=5)  # type: ignore[arg-type]
+
+
+def test_a_zone_object_is_checked_once_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ketamine_guidance._engine import session as session_module
+
+    seen: list[dt.tzinfo] = []
+    check = session_module._check_zone
+
+    def counting(value: dt.tzinfo) -> dt.tzinfo:
+        seen.append(value)
+        return check(value)
+
+    monkeypatch.setattr(session_module, "_check_zone", counting)
+    zone = dt.timezone(dt.timedelta(hours=3), "MSK-like")
+    first = kg.Session(ENDED, zone)
+    second = kg.Session(ENDED + dt.timedelta(hours=1), zone)
+    assert first.timezone is zone
+    assert second.timezone is zone
+    assert seen == [zone]  # the second session found it in the cache

@@ -6,6 +6,7 @@ not use.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -765,7 +766,7 @@ def test_feedback_is_stored_and_survives_a_restart(tmp_path: Path) -> None:
         assert restarted.post(path, feedback_body("other-card", "accepted")).json() == {"stored": 1}
     finally:
         restarted.stop()
-    with sqlite3.connect(tmp_path / "store.sqlite3") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "store.sqlite3")) as db:
         rows = db.execute(
             "SELECT service, card, outcome, override_code, user_comment, accepted_suggestions, "
             "ruleset_id, ruleset_version, ruleset_digest, received_at FROM feedback ORDER BY id"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ class Store:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False)
+        # Closed when the store is, or at the latest when it is collected: an app made
+        # and dropped without running (a test, an embedding) leaves no open file behind.
+        self._closer = weakref.finalize(self, self._db.close)
         self._db.execute("PRAGMA busy_timeout = 5000")
         self._db.execute("PRAGMA journal_mode = WAL")
         # WAL with NORMAL: a commit survives a crash of the service, not of the machine.
@@ -73,7 +77,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._closer()
 
     def use_jti(self, iss: str, jti: str, exp: int, now: int) -> bool:
         """Record a token id; False if it was used before (a replay)."""
