@@ -89,6 +89,13 @@ def _until(decision: Decision) -> str:
     return f" until {format_local(decision.permitted_from)}"
 
 
+def _lift_line(decision: Decision, subject: str) -> str:
+    """The detail's sentence on when the restriction lifts (``subject`` starts it)."""
+    if decision.permitted_from is None:
+        return "No end is set: only a clinician can lift it."
+    return f"{subject} lifts at **{markdown(format_local(decision.permitted_from))}**."
+
+
 def rank(decisions: Iterable[Decision]) -> list[Decision]:
     """Most restrictive first; then the one that lifts last first."""
     return sorted(
@@ -203,11 +210,7 @@ class Cards:
         if indicator is None:
             return None
         rule = self.ruleset.rule(decision.activity)
-        lift = (
-            "No end is set: only a clinician can lift it."
-            if decision.permitted_from is None
-            else f"It lifts at **{markdown(format_local(decision.permitted_from))}**."
-        )
+        lift = _lift_line(decision, "It")
         detail = "\n".join(
             [
                 (
@@ -243,11 +246,7 @@ class Cards:
         if indicator is None:
             return None
         rule = self.ruleset.rule(decision.activity)
-        lift = (
-            "No end is set: only a clinician can lift it."
-            if decision.permitted_from is None
-            else f"The restriction lifts at **{markdown(format_local(decision.permitted_from))}**."
-        )
+        lift = _lift_line(decision, "The restriction")
         detail = "\n".join(
             [
                 (
