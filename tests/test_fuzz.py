@@ -192,6 +192,12 @@ def _plan() -> kg.AftercarePlan:
 CALLS: dict[str, Callable[[dt.datetime], object]] = {
     "Session.ended_at": lambda value: kg.Session(value, "America/New_York"),
     "Session.ended_at (zone None)": kg.Session,
+    "is_permitted.at": lambda value: kg.is_permitted(
+        "driving", value, ended_at=ENDED, timezone="America/New_York"
+    ),
+    "is_permitted.ended_at": lambda value: kg.is_permitted(
+        "driving", ENDED, ended_at=value, timezone="America/New_York"
+    ),
     "Override.effective_from": lambda value: kg.Override(
         activity="driving", status=kg.Status.PERMITTED, effective_from=value, clinician="Dr A"
     ),

@@ -706,7 +706,7 @@ def test_the_zone_check_cache_stays_bounded_and_correct() -> None:
     zones = [dt.timezone(dt.timedelta(minutes=m)) for m in range(-700, 700)]
     for zone in zones:
         assert kg.Session(ENDED, zone).timezone is zone
-    assert len(session_module._CHECKED) <= session_module._CHECKED_MAX
+    assert len(session_module._BY_ZONE) <= session_module._ZONES_MAX
 
 
 @pytest.mark.parametrize(

@@ -507,32 +507,3 @@ def test_instants_are_held_in_utc_whatever_zone_they_came_in(plan):
     overridden = plan.with_override("driving", status=PERMITTED, effective_from=at, clinician="A")
     assert overridden.overrides[0].effective_from_utc.tzinfo is dt.timezone.utc
     assert overridden.overrides[0].effective_from is at
-
-
-def test_equal_windows_are_worked_out_once_per_plan(monkeypatch: pytest.MonkeyPatch):
-    from ketamine_guidance._engine import plan as _plan
-    from ketamine_guidance._engine.windows import lift_instant as real
-
-    calls: list[object] = []
-
-    def counting(window: object, *args: object) -> object:
-        calls.append(window)
-        return real(window, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(_plan, "lift_instant", counting)
-    plan = plan_for(Session(ENDED, "America/New_York"))
-    # The default's windows: "latest of next day and 8 hours", "immediately", "never".
-    assert len(calls) == len({r.until for r in plan.ruleset.rules}) == 3
-    assert plan.check("alcohol", ENDED).permitted_from_utc == NEXT_MORNING
-
-
-def test_the_window_groups_cache_is_bounded(monkeypatch: pytest.MonkeyPatch):
-    from ketamine_guidance._engine import plan as _plan
-
-    monkeypatch.setattr(_plan, "_GROUPS_MAX", 1)
-    monkeypatch.setattr(_plan, "_GROUPS", {})
-    other = Ruleset.from_dict(default_ruleset().to_dict())
-    first = plan_for(Session(ENDED, NY)).timeline()
-    assert plan_for(Session(ENDED, NY), other).timeline() == first
-    assert len(_plan._GROUPS) == 1
-    assert plan_for(Session(ENDED, NY)).timeline() == first

@@ -18,6 +18,7 @@ from ketamine_guidance._engine.plan import (
     Decision,
     Override,
     TimelineEntry,
+    is_permitted,
     plan_for,
 )
 from ketamine_guidance._engine.session import Session
@@ -91,6 +92,7 @@ __all__ = [
     "Session",
     "Status",
     "TimelineEntry",
+    "is_permitted",
     "lift_times",
     "plan_for",
     "plan_for_course",

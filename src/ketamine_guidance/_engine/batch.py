@@ -5,13 +5,10 @@
 job over a clinic's whole history needs only the instants, so :func:`lift_times` works
 out each rule's ``permitted_from_utc`` straight from the time engine, as plain tuples.
 
-It is fast because of what each window depends on:
-
-* a calendar window (``next_day``, ``day``/``at``, ``end_of_day``) lifts at a local wall
-  time on a later day, so its instant depends only on the zone and the local date on which
-  the session ended: it is resolved once per (zone, local date) for the whole batch;
-* ``immediately`` and ``hours`` depend only on the session's end in UTC: one addition;
-* ``never`` is None, and ``latest_of`` is the latest of its parts (None if any is None).
+It is fast because each window is compiled once (:mod:`~ketamine_guidance._engine.lifts`):
+a calendar window's instant depends only on the zone and the local date on which the
+session ended, so it is resolved once per (zone, local date) for the whole batch, and
+``immediately`` and ``hours`` are one addition to the session's end in UTC.
 
 Every instant is the engine's own (:func:`~ketamine_guidance._engine.windows.lift_instant`), so
 the table equals the plans' timelines exactly; a test checks that over every zone.
@@ -20,30 +17,18 @@ the table equals the plans' timelines exactly; a test checks that over every zon
 from __future__ import annotations
 
 import datetime as dt
-import operator
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from attrs import frozen
 
+from ketamine_guidance._engine.lifts import Compiled, Row, compiled
 from ketamine_guidance._engine.session import Session, ensure_aware, resolve_timezone
-from ketamine_guidance._engine.windows import UTC, lift_instant
+from ketamine_guidance._engine.windows import UTC
 from ketamine_guidance._errors import (
     MissingExtraError,
     RulesetNotInEffectError,
     UnknownActivityError,
-)
-from ketamine_guidance._rules.model import (
-    DayAt,
-    EndOfDay,
-    Hours,
-    Immediately,
-    LatestOf,
-    Never,
-    NextDay,
-    Rule,
-    Status,
-    Window,
 )
 from ketamine_guidance._rules.ruleset import Ruleset, default_ruleset
 
@@ -51,13 +36,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["Compiled", "LiftColumns", "LiftTable", "lift_times"]
-
-Row: TypeAlias = "tuple[dt.datetime | None, ...]"
-
-# The earliest instant there is: ``lift_instant`` never returns earlier than the session's
-# end, so asking it with this end gives a calendar window's own instant, unclamped.
-_DAWN = dt.datetime.min.replace(tzinfo=UTC)
+__all__ = ["LiftColumns", "LiftTable", "lift_times"]
 
 
 @frozen
@@ -229,104 +208,6 @@ class LiftColumns:
         return frame
 
 
-# How one window becomes an instant: a function of the session's end (UTC) and of the
-# calendar lifts of its (zone, local date), which ``Compiled.calendar`` works out once.
-_Slot: TypeAlias = "Callable[[dt.datetime, tuple[dt.datetime | None, ...]], dt.datetime | None]"
-
-
-def _never(_ended: dt.datetime, _days: tuple[dt.datetime | None, ...]) -> None:
-    return None
-
-
-def _ended(ended: dt.datetime, _days: tuple[dt.datetime | None, ...]) -> dt.datetime:
-    return ended
-
-
-def _after(delta: dt.timedelta) -> _Slot:
-    def hours(ended: dt.datetime, _days: tuple[dt.datetime | None, ...]) -> dt.datetime | None:
-        try:
-            return ended + delta
-        except OverflowError:  # beyond the last datetime Python has: never, as the engine says
-            return None
-
-    return hours
-
-
-def _calendar(i: int) -> _Slot:
-    def day(ended: dt.datetime, days: tuple[dt.datetime | None, ...]) -> dt.datetime | None:
-        lift = days[i]
-        return None if lift is None else lift if lift > ended else ended
-
-    return day
-
-
-def _latest(parts: list[_Slot]) -> _Slot:
-    def latest(ended: dt.datetime, days: tuple[dt.datetime | None, ...]) -> dt.datetime | None:
-        found = ended  # a part is never before the end, so the end is the floor
-        for part in parts:
-            lift = part(ended, days)
-            if lift is None:
-                return None
-            found = max(found, lift)
-        return found
-
-    return latest
-
-
-class Compiled:
-    """A ruleset turned into one function per distinct window, for a whole batch."""
-
-    def __init__(self, ruleset: Ruleset) -> None:
-        self.next_day_begins = ruleset.next_day_begins
-        #: Each rule's effective window, in ruleset order.
-        self.effective: list[Window] = [_effective(rule) for rule in ruleset.rules]
-        self.calendar_windows: list[Window] = []  # each distinct calendar window once
-        slots: dict[Window, int] = {}
-        self.slots: list[_Slot] = []
-        index: list[int] = []
-        for key in self.effective:
-            if key not in slots:
-                slots[key] = len(self.slots)
-                self.slots.append(self._compile(key))
-            index.append(slots[key])
-        # One C call turns the distinct values into the row, in ruleset order.
-        self.row: Callable[[list[dt.datetime | None]], Row] = (
-            operator.itemgetter(*index) if len(index) > 1 else lambda vs: (vs[index[0]],)
-        )
-
-    def _compile(self, window: Window) -> _Slot:
-        if isinstance(window, Immediately):
-            return _ended
-        if isinstance(window, Never):
-            return _never
-        if isinstance(window, Hours):
-            try:
-                delta = dt.timedelta(hours=window.hours)
-            except OverflowError:  # more hours than a timedelta holds: never lifts
-                return _never
-            # The engine never lifts before the session ends, whatever a hand-built
-            # (unvalidated) window says.
-            return _after(delta) if delta > dt.timedelta(0) else _ended
-        if isinstance(window, LatestOf):
-            return _latest([self._compile(w) for w in window.windows])
-        assert isinstance(window, NextDay | DayAt | EndOfDay)  # noqa: S101  (a closed union)
-        if window not in self.calendar_windows:
-            self.calendar_windows.append(window)
-        return _calendar(self.calendar_windows.index(window))
-
-    def calendar(self, local_day: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime | None, ...]:
-        """Each calendar window's instant for sessions that ended on ``local_day`` in ``tz``."""
-        begins = self.next_day_begins
-        return tuple(lift_instant(w, _DAWN, local_day, tz, begins) for w in self.calendar_windows)
-
-
-def _effective(rule: Rule) -> Window:
-    """The window whose instant is the rule's ``permitted_from_utc`` without overrides."""
-    if rule.while_restricted is Status.PERMITTED:  # only a hand-built, unvalidated ruleset
-        return Immediately()
-    return rule.until
-
-
 @overload
 def lift_times(sessions: Iterable[Session], ruleset: Ruleset | None = None) -> LiftTable: ...
 
@@ -412,8 +293,7 @@ def lift_times(
     except TypeError:
         msg = f"sessions must be an iterable of Sessions, not {type(sessions).__name__}"
         raise TypeError(msg) from None
-    compiled = Compiled(ruleset)
-    rows = _rows(_session_pairs(given), compiled, ruleset)
+    rows = _rows(_session_pairs(given), compiled(ruleset), ruleset)
     return LiftTable(tuple(r.activity for r in ruleset.rules), given, rows)
 
 
@@ -427,13 +307,13 @@ def _session_pairs(sessions: tuple[Session, ...]) -> Iterator[tuple[dt.datetime,
 
 def _rows(
     pairs: Iterable[tuple[dt.datetime, dt.tzinfo]],
-    compiled: Compiled,
+    made: Compiled,
     ruleset: Ruleset,
     where: str = "sessions",
 ) -> tuple[Row, ...]:
     """One row per (end in UTC, zone), in order; ``where`` names the input in errors."""
     effective_from = ruleset.effective_from
-    slots, row, calendar = compiled.slots, compiled.row, compiled.calendar
+    slots, row, calendar = made.slots, made.row, made.calendar
     # The calendar lifts per (zone, local date).  Zones are keyed by identity, which also
     # serves tzinfos that cannot be hashed; ``zones`` keeps each one alive meanwhile.
     by_zone: dict[int, dict[dt.date, tuple[dt.datetime | None, ...]]] = {}
@@ -455,22 +335,22 @@ def _rows(
         days = days_of_zone.get(local_day)
         if days is None:
             days = days_of_zone[local_day] = calendar(local_day, tz)
-        append(row([slot(ended, days) for slot in slots]))
+        append(row([slot(ended, days, tz) for slot in slots]))
     return tuple(rows)
 
 
 def _columns(ended_at: object, timezone: object, ruleset: Ruleset) -> LiftColumns:
     activities = tuple(r.activity for r in ruleset.rules)
-    compiled = Compiled(ruleset)
+    made = compiled(ruleset)
     try:
         from ketamine_guidance._engine import columns
     except ImportError:  # no NumPy: the same answers, one row at a time
         pairs = list(_column_pairs(ended_at, timezone))
-        rows = _rows(pairs, compiled, ruleset, "ended_at")
+        rows = _rows(pairs, made, ruleset, "ended_at")
         ends = tuple(ended for ended, _ in pairs)
         lifts = tuple(tuple(row[j] for row in rows) for j in range(len(activities)))
         return LiftColumns(activities, ends, lifts)
-    ends_us, arrays = columns.lift_columns(ended_at, timezone, ruleset, compiled)
+    ends_us, arrays = columns.lift_columns(ended_at, timezone, ruleset, made)
     return LiftColumns(activities, ends_us, arrays)
 
 

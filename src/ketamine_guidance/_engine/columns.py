@@ -54,7 +54,7 @@ from ketamine_guidance._rules.model import (
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ketamine_guidance._engine.batch import Compiled
+    from ketamine_guidance._engine.lifts import Compiled
     from ketamine_guidance._rules.model import Window
     from ketamine_guidance._rules.ruleset import Ruleset
 

@@ -244,7 +244,7 @@ class CoursePlan:
             rule_status(p.ruleset._by_activity[activity], p.session.ended_at_utc, lift, at)
             for p in self._plans
             if p.session.ended_at_utc <= at
-            for lift in (p._lifts[activity],)
+            for lift in (p._lift(activity),)
         ]
         return max(statuses, key=lambda s: s.restrictiveness)
 

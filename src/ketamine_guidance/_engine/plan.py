@@ -10,8 +10,9 @@ from typing import Any, NamedTuple, TypeAlias
 
 from attrs import field, frozen
 
-from ketamine_guidance._engine.session import Session, ensure_aware, in_range
-from ketamine_guidance._engine.windows import UTC, lift_instant, never_lifts
+from ketamine_guidance._engine.lifts import compiled
+from ketamine_guidance._engine.session import Session, ensure_aware, in_range, resolve_timezone
+from ketamine_guidance._engine.windows import UTC, never_lifts
 from ketamine_guidance._engine.words import format_local
 from ketamine_guidance._errors import (
     BeforeSessionEndError,
@@ -38,6 +39,7 @@ __all__ = [
     "Decision",
     "Override",
     "TimelineEntry",
+    "is_permitted",
     "plan_for",
 ]
 
@@ -192,7 +194,7 @@ def rule_status(
     return before
 
 
-@frozen(kw_only=True)
+@frozen(kw_only=True, slots=False)
 class Decision:
     """The answer for one activity at one instant.
 
@@ -287,13 +289,15 @@ class _Segment(NamedTuple):
 def _unchanged(
     rule: Rule, ended: dt.datetime, lift: dt.datetime | None
 ) -> tuple[Status, dt.datetime | None]:
-    """Without overrides: the status until the lift, and the instant permitted from."""
+    """Without overrides: the status until the lift, and the instant permitted from.
+
+    ``lift`` is the compiled ruleset's (:mod:`~ketamine_guidance._engine.lifts`), which
+    is the session's end for a rule that is permitted even while restricted (only a
+    hand-built, unvalidated ruleset says that).
+    """
     if lift == ended:
         return _PERMITTED, ended
-    before = rule.while_restricted
-    if before is _PERMITTED:  # only a ruleset built by hand, unvalidated, says this
-        return before, ended
-    return before, lift
+    return rule.while_restricted, lift
 
 
 class Track(NamedTuple):
@@ -390,48 +394,46 @@ class AftercarePlan:
     session: Session
     ruleset: Ruleset
     overrides: tuple[Override, ...] = ()
-    # Each activity's lift instant is worked out when the plan is made (one engine
-    # call per distinct window); its track of segments is built on first use, so a
-    # plan asked about one activity pays for one.
+    # Nothing is resolved when the plan is made: each activity's lift instant, its
+    # gate for is_permitted, its track of segments and its decisions are worked out on
+    # first use, so a plan asked one question pays for one activity.  The calendar
+    # instants of the plan's (zone, local date) come from a cache shared by all plans.
+    _ended: dt.datetime = field(init=False, eq=False, repr=False, hash=False)
     _lifts: dict[str, dt.datetime | None] = field(init=False, eq=False, repr=False, hash=False)
+    _gates: dict[str, dt.datetime | bool | None] = field(
+        init=False, eq=False, repr=False, hash=False
+    )
     _tracks: dict[str, Track] = field(init=False, eq=False, repr=False, hash=False)
+    # Per activity, its track and one Decision per segment (with ``at`` None); a question
+    # copies the one in force and sets ``at``.  Equal plans give equal answers.
+    _decisions: dict[str, tuple[Track, tuple[Decision, ...]]] = field(
+        init=False, eq=False, repr=False, hash=False
+    )
     _by_activity: dict[str, list[Override]] = field(init=False, eq=False, repr=False, hash=False)
-    # Answers that depend only on the plan, built on first use: a Decision per
-    # (activity, segment) and the timeline.  Equal plans give equal answers.
-    _memo: dict[object, object] = field(init=False, eq=False, repr=False, hash=False)
+    # The timeline, the local date and its calendar instants, on first use.
+    _memo: dict[str, Any] = field(init=False, eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         session, ruleset = self.session, self.ruleset
-        ended = session.ended_at_utc
-        tz = session.timezone
-        local_day = ended.astimezone(tz).date()
-        if ruleset.effective_from is not None and local_day < ruleset.effective_from:
-            msg = (
-                f"ruleset {ruleset.id!r} takes effect on {ruleset.effective_from}, "
-                f"after this session ended ({local_day}, the patient's local date)"
-            )
-            raise RulesetNotInEffectError(msg)
-        # Equal windows (the default's eight "latest of next day and 8 hours") are
-        # worked out once: the ruleset's rules are grouped by window once, then shared.
-        by_window: dict[int, dt.datetime | None] = {}
-        lifts: dict[str, dt.datetime | None] = {}
-        next_day_begins = ruleset.next_day_begins
-        for rule, key in zip(ruleset.rules, _window_groups(ruleset), strict=True):
-            if key not in by_window:
-                by_window[key] = lift_instant(rule.until, ended, local_day, tz, next_day_begins)
-            lifts[rule.activity] = by_window[key]
+        memo: dict[str, Any] = {}
+        if ruleset.effective_from is not None:
+            memo["day"] = _in_effect(ruleset, session.ended_at_utc, session.timezone)
         by_activity: dict[str, list[Override]] = {}
         for ov in self.overrides:
             if not isinstance(ov, Override):
                 msg = f"overrides must hold Override objects, not {type(ov).__name__}"
                 raise TypeError(msg)
-            if ov.activity not in lifts:  # fail closed: never a change to an unknown rule
+            if ov.activity not in ruleset._by_activity:  # fail closed: never an unknown rule
                 raise unknown_activity(ov.activity, ruleset._by_activity)
             by_activity.setdefault(ov.activity, []).append(ov)
-        object.__setattr__(self, "_lifts", lifts)
-        object.__setattr__(self, "_tracks", {})
-        object.__setattr__(self, "_by_activity", by_activity)
-        object.__setattr__(self, "_memo", {})
+        setattr_ = object.__setattr__
+        setattr_(self, "_ended", session.ended_at_utc)
+        setattr_(self, "_lifts", {})
+        setattr_(self, "_gates", {})
+        setattr_(self, "_tracks", {})
+        setattr_(self, "_decisions", {})
+        setattr_(self, "_by_activity", by_activity)
+        setattr_(self, "_memo", memo)
 
     # Questions
 
@@ -442,42 +444,62 @@ class AftercarePlan:
         ruleset does not know: nothing unknown is ever reported as permitted.
         """
         try:
-            track = self._tracks[activity]
+            gate = self._gates[activity]
         except (KeyError, TypeError):
-            track = self._track(activity)
-        at = self._checked_at(at)
-        gate = track.gate
-        if gate.__class__ is dt.datetime:
+            gate = self._gate(activity)
+        if at.__class__ is not _DATETIME or at.tzinfo is not UTC or at < self._ended:
+            at = self._checked_at(at)
+        if gate.__class__ is _DATETIME:
             return at >= gate  # type: ignore[operator,unused-ignore]
         if gate is None:
-            return track.at(at).status is not _NOT_PERMITTED
+            return self._track(activity).at(at).status is not _NOT_PERMITTED
         return gate is True
 
     def check(self, activity: str, at: dt.datetime) -> Decision:
         """The full :class:`Decision` for ``activity`` at the instant ``at``."""
-        track = self._track(activity)
-        return self._decide(track, self._checked_at(at))
+        try:
+            track, decisions = self._decisions[activity]
+        except (KeyError, TypeError):
+            track, decisions = self._decisions_of(activity)
+        if at.__class__ is not _DATETIME or at.tzinfo is not UTC or at < self._ended:
+            at = self._checked_at(at)
+        decision = decisions[0] if len(decisions) == 1 else decisions[track.position(at)]
+        return _stamped(decision, at)
 
     def decisions_at(self, at: dt.datetime) -> tuple[Decision, ...]:
         """One :class:`Decision` per activity of the ruleset, in ruleset order."""
-        at = self._checked_at(at)
-        return tuple(self._decide(self._track(a), at) for a in self._lifts)
+        if at.__class__ is not _DATETIME or at.tzinfo is not UTC or at < self._ended:
+            at = self._checked_at(at)
+        every = self._memo.get("decisions")
+        if every is None:
+            every = self._memo["decisions"] = [
+                self._decisions_of(a) for a in self.ruleset._by_activity
+            ]
+        new, set_, cls = _NEW, _SET, Decision
+        answers: list[Decision] = []
+        append = answers.append
+        for track, decisions in every:
+            one = decisions[0] if len(decisions) == 1 else decisions[track.position(at)]
+            fields = one.__dict__.copy()
+            fields["at"] = at
+            decision = new(cls)
+            set_(decision, "__dict__", fields)
+            append(decision)
+        return tuple(answers)
 
     def timeline(self) -> tuple[TimelineEntry, ...]:
         """One entry per rule, in the order the restrictions lift; never-lifting ones last."""
         timeline = self._memo.get("timeline")
         if timeline is None:
             timeline = self._memo["timeline"] = self._timeline()
-        return timeline  # type: ignore[return-value]
+        return timeline
 
     def _timeline(self) -> tuple[TimelineEntry, ...]:
         tz = self.session.timezone
-        ended = self.session.ended_at_utc
+        ended = self._ended
         ruleset = self.ruleset
-        rules = ruleset._by_activity
         entries: list[TimelineEntry] = []
-        for activity, lift in self._lifts.items():
-            rule = rules[activity]
+        for activity, rule in ruleset._by_activity.items():
             if activity in self._by_activity:
                 track = self._track(activity)
                 overrides = tuple(o for o in self.overrides if o.activity == activity)
@@ -491,7 +513,7 @@ class AftercarePlan:
                     beyond=_beyond_range(track),
                 )
             else:
-                before, since = _unchanged(rule, ended, lift)
+                before, since = _unchanged(rule, ended, self._lift(activity))
                 if since == ended:
                     entry = _entry(rule, tz, before, since, (), ruleset)
                 else:  # shared by every session in this zone that lifts at that instant
@@ -527,7 +549,7 @@ class AftercarePlan:
            fixed rule needs a note.
         """
         track = self._track(activity)
-        ended, lift = self.session.ended_at_utc, self._lifts[activity]
+        ended, lift = self._ended, self._lift(activity)
         overrides = add_override(
             self.overrides,
             activity,
@@ -581,50 +603,73 @@ class AftercarePlan:
 
     # Helpers
 
+    def _lift(self, activity: str) -> dt.datetime | None:
+        """The activity's lift instant without overrides (None: never), on first use.
+
+        The caller has checked that the ruleset knows ``activity``.
+        """
+        lifts = self._lifts
+        if activity in lifts:
+            return lifts[activity]
+        memo = self._memo
+        made = compiled(self.ruleset)  # shared, not kept in the plan: a plan must pickle
+        tz = self.session.timezone
+        days = memo.get("days")
+        if days is None:
+            local_day = memo.get("day")
+            if local_day is None:
+                local_day = memo["day"] = self._ended.astimezone(tz).date()
+            days = memo["days"] = made.days(local_day, tz)
+        lift = lifts[activity] = made.slot_of[activity](self._ended, days, tz)
+        return lift
+
+    def _gate(self, activity: str) -> dt.datetime | bool | None:
+        """The activity's gate for :meth:`is_permitted`; UnknownActivityError if none."""
+        rule = self._rule(activity)
+        if activity in self._by_activity:
+            gate = self._track(activity).gate
+        else:
+            gate = _plain_gate(rule, self._ended, self._lift(activity))
+        self._gates[activity] = gate
+        return gate
+
+    def _rule(self, activity: str) -> Rule:
+        """The ruleset's rule for ``activity``; UnknownActivityError if none."""
+        rules = self.ruleset._by_activity
+        try:
+            return rules[activity]
+        except (KeyError, TypeError):  # TypeError: an unhashable "activity"
+            raise unknown_activity(activity, rules) from None
+
     def _track(self, activity: str) -> Track:
         """The activity's track, built on first use; UnknownActivityError if none."""
         try:
             return self._tracks[activity]
-        except KeyError:
+        except (KeyError, TypeError):
             pass
-        except TypeError:  # an unhashable "activity"
-            raise unknown_activity(activity, self.ruleset._by_activity) from None
-        try:
-            lift = self._lifts[activity]
-        except KeyError:
-            raise unknown_activity(activity, self.ruleset._by_activity) from None
-        rule = self.ruleset._by_activity[activity]
+        rule = self._rule(activity)
         overrides = self._by_activity.get(activity, [])
-        track = Track.build(rule, self.session.ended_at_utc, lift, overrides)
+        track = Track.build(rule, self._ended, self._lift(activity), overrides)
         self._tracks[activity] = track
         return track
 
+    def _decisions_of(self, activity: str) -> tuple[Track, tuple[Decision, ...]]:
+        """The activity's track and one Decision per segment, built on first use."""
+        try:
+            return self._decisions[activity]
+        except (KeyError, TypeError):
+            pass
+        track = self._track(activity)
+        built = (track, tuple(self._decision(track, segment) for segment in track.segments))
+        self._decisions[activity] = built
+        return built
+
     def _checked_at(self, at: dt.datetime) -> dt.datetime:
         """``at`` checked and in UTC: one conversion, so later comparisons are cheap."""
-        given = at
-        if at.__class__ is not dt.datetime or at.tzinfo is not UTC:
-            at = in_range(ensure_aware(at, "at"), self.session.timezone, "at")
-        if at < self.session.ended_at_utc:
-            msg = (
-                f"at ({given.isoformat()}) is before the session ended "
-                f"({self.session.ended_at_utc.isoformat()})"
-            )
-            raise BeforeSessionEndError(msg)
-        return at
+        return _checked_at(at, self.session.timezone, self._ended)
 
-    def _decide(self, track: Track, instant: dt.datetime) -> Decision:
-        """The decision for the segment in force at ``instant``.
-
-        Everything but ``at`` depends only on the segment, so it is worked out once per
-        segment; each call makes a new Decision that carries its own ``at``.
-        """
-        key = (track.rule.activity, track.position(instant))
-        fields = self._memo.get(key)
-        if fields is None:
-            fields = self._memo[key] = self._decision_fields(track, track.segments[key[1]])
-        return Decision(**fields, at=instant)  # type: ignore[arg-type]
-
-    def _decision_fields(self, track: Track, segment: _Segment) -> dict[str, Any]:
+    def _decision(self, track: Track, segment: _Segment) -> Decision:
+        """The decision for one segment, with ``at`` None: questions copy it."""
         rule = track.rule
         reason = rule.reason
         override = segment.override
@@ -632,37 +677,69 @@ class AftercarePlan:
         if override is not None:
             reason = override_reason(override, self.session)
         lift = track.permitted_from
-        return {
-            "activity": rule.activity,
-            "label": rule.label,
-            "status": segment.status,
-            "permitted_from": None if lift is None else lift.astimezone(tz),
-            "permitted_from_utc": lift,
-            "reason": reason,
-            "source": rule.source,
-            "override": override,
-            "session": self.session,
-            "lifts_beyond_range": _beyond_range(track),
-            "ruleset": self.ruleset,
-        }
+        return Decision(
+            activity=rule.activity,
+            label=rule.label,
+            status=segment.status,
+            permitted_from=None if lift is None else lift.astimezone(tz),
+            permitted_from_utc=lift,
+            reason=reason,
+            source=rule.source,
+            override=override,
+            session=self.session,
+            lifts_beyond_range=_beyond_range(track),
+            ruleset=self.ruleset,
+        )
 
 
-# Per ruleset, the index of the first rule with an equal window, for each rule; keyed
-# by the ruleset's identity and holding the ruleset, so its id cannot be reused.
-_GROUPS: dict[int, tuple[Ruleset, tuple[int, ...]]] = {}
-_GROUPS_MAX = 256
+_DATETIME = dt.datetime
+_NEW = object.__new__
+_SET = object.__setattr__
 
 
-def _window_groups(ruleset: Ruleset) -> tuple[int, ...]:
-    hit = _GROUPS.get(id(ruleset))
-    if hit is not None and hit[0] is ruleset:
-        return hit[1]
-    first: dict[object, int] = {}
-    groups = tuple(first.setdefault(r.until, i) for i, r in enumerate(ruleset.rules))
-    if len(_GROUPS) >= _GROUPS_MAX:
-        _GROUPS.clear()
-    _GROUPS[id(ruleset)] = (ruleset, groups)
-    return groups
+def _in_effect(ruleset: Ruleset, ended: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    """The session's local date; RulesetNotInEffectError if the ruleset starts later."""
+    local_day = ended.astimezone(tz).date()
+    if ruleset.effective_from is not None and local_day < ruleset.effective_from:
+        msg = (
+            f"ruleset {ruleset.id!r} takes effect on {ruleset.effective_from}, "
+            f"after this session ended ({local_day}, the patient's local date)"
+        )
+        raise RulesetNotInEffectError(msg)
+    return local_day
+
+
+def _checked_at(at: dt.datetime, tz: dt.tzinfo, ended: dt.datetime) -> dt.datetime:
+    """``at`` checked to be aware and not before the session's end, in UTC."""
+    given = at
+    if at.__class__ is not _DATETIME or at.tzinfo is not UTC:
+        at = in_range(ensure_aware(at, "at"), tz, "at")
+    if at < ended:
+        msg = f"at ({given.isoformat()}) is before the session ended ({ended.isoformat()})"
+        raise BeforeSessionEndError(msg)
+    return at
+
+
+def _plain_gate(rule: Rule, ended: dt.datetime, lift: dt.datetime | None) -> dt.datetime | bool:
+    """The gate of a track without overrides, as :meth:`Track.build` gives it, without
+    building the track: True (always permitted), False (never), or the lift instant."""
+    before, since = _unchanged(rule, ended, lift)
+    if before is not _NOT_PERMITTED:
+        return True
+    return False if since is None else since
+
+
+def _stamped(decision: Decision, at: dt.datetime) -> Decision:
+    """A copy of ``decision`` that answers for ``at``: one dict copy, not a new init.
+
+    ``Decision`` keeps its fields in ``__dict__`` for this: every field but ``at`` is
+    the segment's, worked out once, so copying them is all a question costs.
+    """
+    fields = decision.__dict__.copy()
+    fields["at"] = at
+    copy = _NEW(Decision)
+    _SET(copy, "__dict__", fields)
+    return copy
 
 
 def override_reason(override: Override, session: Session) -> str:
@@ -761,3 +838,53 @@ def plan_for(session: Session, ruleset: Ruleset | None = None) -> AftercarePlan:
         msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"
         raise TypeError(msg)
     return AftercarePlan(session, ruleset)
+
+
+def is_permitted(
+    activity: str,
+    at: dt.datetime,
+    *,
+    ended_at: dt.datetime,
+    timezone: dt.tzinfo | str,
+    ruleset: Ruleset | None = None,
+) -> bool:
+    """Whether ``activity`` is permitted at ``at`` after a session that ended at
+    ``ended_at``, for a patient in ``timezone``: one question, no plan kept.
+
+    The answer, and every error, is that of
+    ``plan_for(Session(ended_at, timezone), ruleset).is_permitted(activity, at)``
+    (``ruleset`` None: the default), without making the session or the plan: the path
+    for a service that gets a new session with every question.  ``timezone``, the
+    patient's zone (an IANA name or a tzinfo), is required (None is refused, where
+    ``Session`` would read ``ended_at``'s own zone): a stored UTC end does not say on
+    which calendar "the next day" falls.  Keep a plan instead when asking
+    more than once about one session, or for a :class:`Decision`.
+
+    >>> import datetime as dt
+    >>> ended = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc)
+    >>> is_permitted("driving", dt.datetime(2026, 11, 26, 11, 0, tzinfo=dt.timezone.utc),
+    ...              ended_at=ended, timezone="America/New_York")
+    True
+
+    .. versionadded:: 0.2.0
+    """
+    ended = ensure_aware(ended_at, "ended_at")
+    tz = resolve_timezone(timezone)
+    ended = in_range(ended, tz, "ended_at")
+    if ruleset is None:
+        ruleset = default_ruleset()
+    elif not isinstance(ruleset, Ruleset):
+        msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"
+        raise TypeError(msg)
+    local_day = _in_effect(ruleset, ended, tz)
+    rules = ruleset._by_activity
+    try:
+        rule = rules[activity]
+    except (KeyError, TypeError):  # TypeError: an unhashable "activity"
+        raise unknown_activity(activity, rules) from None
+    at = _checked_at(at, tz, ended)
+    if rule.while_restricted is not _NOT_PERMITTED:  # _plain_gate, inline: always True
+        return True
+    made = compiled(ruleset)
+    lift = made.slot_of[activity](ended, made.days(local_day, tz), tz)
+    return lift is not None and at >= lift

@@ -104,8 +104,30 @@ def resolve_timezone(value: object) -> dt.tzinfo:
     after 2037), and a zone whose name the tz database does not list is refused.
     """
     if isinstance(value, str):
-        _refuse_region_like(value)
-        return _zone(value)
+        zone = _BY_NAME.get(value)
+        if zone is None:
+            _refuse_region_like(value)
+            zone = _BY_NAME[value] = _zone(value)  # at most one per name the database lists
+        return zone
+    hit = _BY_ZONE.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    zone = _resolve_zone(value)
+    if len(_BY_ZONE) >= _ZONES_MAX:
+        _BY_ZONE.clear()
+    _BY_ZONE[id(value)] = (value, zone)  # holds the object, so its id is not reused
+    return zone
+
+
+# Zones already resolved: names, and tzinfo objects keyed by identity (never by
+# equality, as timezone(+1, "BST") equals timezone(+1, "CET")).  Only accepted zones are
+# kept, so a refused one is refused with its message every time.
+_BY_NAME: dict[str, dt.tzinfo] = {}
+_BY_ZONE: dict[int, tuple[object, dt.tzinfo]] = {}
+_ZONES_MAX = 1024
+
+
+def _resolve_zone(value: object) -> dt.tzinfo:
     if not isinstance(value, dt.tzinfo):
         msg = f"timezone must be an IANA name or a tzinfo, not {type(value).__name__}"
         raise TypeError(msg)
@@ -117,7 +139,7 @@ def resolve_timezone(value: object) -> dt.tzinfo:
             return _zone(name)
     elif name is not None:
         return _zone(name)
-    return _checked_zone(value)
+    return _check_zone(value)
 
 
 def _check_zone(value: dt.tzinfo) -> dt.tzinfo:
@@ -129,22 +151,6 @@ def _check_zone(value: dt.tzinfo) -> dt.tzinfo:
     if offset is None:
         msg = f"time zone {shorten(repr(value))} gives no UTC offset"
         raise UnknownTimezoneError(msg)
-    return value
-
-
-# A batch makes many sessions in a few zones: check each zone object once.  The cache
-# is keyed on the object itself, not on equality: timezone(+1, "BST") equals
-# timezone(+1, "CET"), and a session keeps the one it was given.
-_CHECKED: dict[int, dt.tzinfo] = {}
-_CHECKED_MAX = 1024
-
-
-def _checked_zone(value: dt.tzinfo) -> dt.tzinfo:
-    if _CHECKED.get(id(value)) is not value:
-        _check_zone(value)
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()
-        _CHECKED[id(value)] = value  # holds the object, so its id is not reused
     return value
 
 
