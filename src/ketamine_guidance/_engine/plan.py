@@ -463,8 +463,12 @@ class AftercarePlan:
             track, decisions = self._decisions_of(activity)
         if at.__class__ is not _DATETIME or at.tzinfo is not UTC or at < self._ended:
             at = self._checked_at(at)
-        decision = decisions[0] if len(decisions) == 1 else decisions[track.position(at)]
-        return _stamped(decision, at)
+        one = decisions[0] if len(decisions) == 1 else decisions[track.position(at)]
+        fields = one.__dict__.copy()  # the segment's Decision, with ``at`` set
+        fields["at"] = at
+        decision = _NEW(Decision)
+        _SET(decision, "__dict__", fields)
+        return decision
 
     def decisions_at(self, at: dt.datetime) -> tuple[Decision, ...]:
         """One :class:`Decision` per activity of the ruleset, in ruleset order."""
@@ -693,6 +697,9 @@ class AftercarePlan:
 
 
 _DATETIME = dt.datetime
+# A question's Decision is a copy of its segment's, made without __init__: every field
+# but ``at`` is the segment's, worked out once, so copying the instance's __dict__ (the
+# reason Decision has no __slots__) and setting ``at`` is all that a question costs.
 _NEW = object.__new__
 _SET = object.__setattr__
 
@@ -727,19 +734,6 @@ def _plain_gate(rule: Rule, ended: dt.datetime, lift: dt.datetime | None) -> dt.
     if before is not _NOT_PERMITTED:
         return True
     return False if since is None else since
-
-
-def _stamped(decision: Decision, at: dt.datetime) -> Decision:
-    """A copy of ``decision`` that answers for ``at``: one dict copy, not a new init.
-
-    ``Decision`` keeps its fields in ``__dict__`` for this: every field but ``at`` is
-    the segment's, worked out once, so copying them is all a question costs.
-    """
-    fields = decision.__dict__.copy()
-    fields["at"] = at
-    copy = _NEW(Decision)
-    _SET(copy, "__dict__", fields)
-    return copy
 
 
 def override_reason(override: Override, session: Session) -> str:

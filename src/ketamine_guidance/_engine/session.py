@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import zoneinfo
+import sys
 
 from attrs import field, frozen
 
@@ -26,6 +26,12 @@ __all__ = [
     "resolve_timezone",
     "zone_name",
 ]
+
+
+def _is_zoneinfo(value: object) -> bool:
+    """Whether ``value`` is a ``zoneinfo.ZoneInfo``: if zoneinfo is not loaded, it is not."""
+    module = sys.modules.get("zoneinfo")
+    return module is not None and isinstance(value, module.ZoneInfo)
 
 
 def ensure_aware(value: object, what: str) -> dt.datetime:
@@ -84,6 +90,8 @@ def _zone(name: str) -> dt.tzinfo:
             f"unknown time zone {shorten(repr(name))}: give an IANA name such as 'America/New_York'"
         )
         raise UnknownTimezoneError(msg)
+    import zoneinfo  # loaded by _available()
+
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # pragma: no cover
@@ -134,7 +142,7 @@ def _resolve_zone(value: object) -> dt.tzinfo:
     if value is UTC:
         return value
     name = zone_name(value)
-    if isinstance(value, zoneinfo.ZoneInfo):
+    if _is_zoneinfo(value):
         if name is not None:  # a ZoneInfo made from a file has no key
             return _zone(name)
     elif name is not None:
@@ -202,6 +210,8 @@ def region_zone(tz: dt.tzinfo) -> bool:
 def _available() -> frozenset[str]:
     # "localtime" (listed where the system's tz database has that file) is this
     # machine's own zone, never the patient's.
+    import zoneinfo  # with the first zone: it reads the system's paths at import
+
     return frozenset(zoneinfo.available_timezones() - {"localtime"})
 
 

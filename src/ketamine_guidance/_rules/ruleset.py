@@ -15,12 +15,6 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from ketamine_guidance._errors import RulesetError, RulesetProblem
-from ketamine_guidance._rules.loader import (
-    CLAIMED_DIGEST,
-    default_fields,
-    load_fields,
-    ruleset_fields,
-)
 from ketamine_guidance._rules.model import (
     DEFAULT_NEXT_DAY_BEGINS,
     Advice,
@@ -150,6 +144,8 @@ def ruleset_from_data(data: object, *, source: str | None = None) -> Ruleset:
     Only ``extends = "default"`` works here: a file's ``extends`` path is read relative
     to the file, so load files with :func:`load_ruleset`.
     """
+    from ketamine_guidance._rules.loader import ruleset_fields  # on first use: import time
+
     return _built(ruleset_fields(data, source=source), source)
 
 
@@ -161,6 +157,8 @@ def load_ruleset(path: str | os.PathLike[str]) -> Ruleset:
     if not isinstance(path, str | os.PathLike):
         msg = f"path must be a str or a path-like object, not {type(path).__name__}"
         raise TypeError(msg)
+    from ketamine_guidance._rules.loader import load_fields
+
     return _built(load_fields(path), os.fspath(path))
 
 
@@ -168,6 +166,8 @@ def _built(fields: dict[str, Any], source: str | None) -> Ruleset:
     """The ruleset of checked fields; a document's own ``digest``, where it names one,
     must be the digest of the rules it holds (fail closed on a document edited after it
     was written)."""
+    from ketamine_guidance._rules.loader import CLAIMED_DIGEST
+
     claimed = fields.pop(CLAIMED_DIGEST, None)
     ruleset = Ruleset(**fields)
     if claimed is not None and claimed != ruleset.digest:
@@ -183,6 +183,8 @@ def _built(fields: dict[str, Any], source: str | None) -> Ruleset:
 @functools.cache
 def default_ruleset() -> Ruleset:
     """The default ruleset, from the source article (loaded once, then shared)."""
+    from ketamine_guidance._rules.loader import default_fields
+
     return Ruleset(**default_fields())
 
 
