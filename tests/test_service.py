@@ -259,6 +259,10 @@ def test_patient_view_cards_say_when_each_restriction_lifts_in_the_patients_zone
     assert (
         by_topic["driving"]["summary"] == f"After ketamine: Driving not permitted until {expected}"
     )
+    never = by_topic["recreational_drugs"]
+    assert never["summary"].endswith(" not permitted; no end is given")
+    assert "No end is given: treat it as in force." in never["detail"]
+    assert "only a clinician" not in never["detail"]
     assert expected.replace(", ", "\\, ") in by_topic["driving"]["detail"] or expected in (
         by_topic["driving"]["detail"].replace("\\", "")
     )
@@ -1072,3 +1076,26 @@ def test_a_paged_search_result_says_later_sessions_may_be_missing(service: Harne
     assert "not every session was read" in cards[0]["summary"]
     assert cards[0]["indicator"] == "warning"
     assert len(cards) > 1  # the sessions that were read still count
+
+
+def test_a_restriction_that_ends_past_the_last_date_says_so_not_no_end() -> None:
+    """A lift past datetime.max is not "no end is given": the cards say which (H34)."""
+    from ketamine_guidance import Hours, Rule, Ruleset, Session, Source, plan_for
+    from ketamine_guidance.service._cards import Cards, ZoneSource
+
+    rule = Rule(
+        activity="driving", label="Driving", until=Hours(48), reason="r", source=Source("T", "S")
+    )
+    rules = Ruleset(id="far", version="1", title="t", rules=(rule,))
+    ended = dt.datetime(9999, 12, 30, 12, tzinfo=dt.timezone.utc)
+    decision = plan_for(Session(ended, "Asia/Tokyo"), rules).check("driving", ended)
+    assert decision.lifts_beyond_range
+    card = Cards(rules, "https://docs.example.org").restriction(
+        decision, ZoneSource("Asia/Tokyo", from_patient=True), 1, ["k"]
+    )
+    assert card is not None
+    assert "; the end is beyond the dates this library can represent" in card["summary"]
+    assert "The end is beyond the dates this library can represent: treat it as in force." in (
+        card["detail"].replace("\\", "")
+    )
+    assert "no end is given" not in card["summary"] + card["detail"]

@@ -18,6 +18,7 @@ from typing import Any
 from attrs import frozen
 
 from ketamine_guidance._engine.plan import Decision
+from ketamine_guidance._engine.windows import BEYOND_RANGE
 from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM
 from ketamine_guidance._formats.escape import markdown as _markdown
 from ketamine_guidance._formats.text import format_local
@@ -84,16 +85,21 @@ def _fit(text: str, tail: str) -> str:
 
 
 def _until(decision: Decision) -> str:
-    if decision.permitted_from is None:
-        return " with no end set (only a clinician can lift it)"
-    return f" until {format_local(decision.permitted_from)}"
+    """The summary's end of the restriction, in the words of the library's own cards."""
+    if decision.permitted_from is not None:
+        return f" until {format_local(decision.permitted_from)}"
+    if decision.lifts_beyond_range:
+        return f"; the end is {BEYOND_RANGE}"
+    return "; no end is given"
 
 
 def _lift_line(decision: Decision, subject: str) -> str:
     """The detail's sentence on when the restriction lifts (``subject`` starts it)."""
-    if decision.permitted_from is None:
-        return "No end is set: only a clinician can lift it."
-    return f"{subject} lifts at **{markdown(format_local(decision.permitted_from))}**."
+    if decision.permitted_from is not None:
+        return f"{subject} lifts at **{markdown(format_local(decision.permitted_from))}**."
+    if decision.lifts_beyond_range:
+        return markdown(f"The end is {BEYOND_RANGE}: treat it as in force.")
+    return "No end is given: treat it as in force."
 
 
 def rank(decisions: Iterable[Decision]) -> list[Decision]:
