@@ -161,11 +161,17 @@ def test_questions_agree_with_the_reference_model(
                     tz = plan.session.timezone
                     when = max(override.effective_from_utc, ended).astimezone(tz)
                     until = override.until_utc
-                    end = "" if until is None else f" until {format_local(until.astimezone(tz))}"
+                    # Rounded on the safe side: a ban from its minute until the next.
+                    ban = override.status is kg.Status.NOT_PERMITTED
+                    start = format_local(when, down=ban)
+                    end = (
+                        ""
+                        if until is None
+                        else f" until {format_local(until.astimezone(tz), down=not ban)}"
+                    )
                     note = f" {override.note}" if override.note else ""
                     assert decision.reason == (
-                        f"Dr A changed this to {override.status.text} "
-                        f"from {format_local(when)}{end}.{note}"
+                        f"Dr A changed this to {override.status.text} from {start}{end}.{note}"
                     )
                     assert rule.reason not in decision.reason
                 assert decision.permitted_from_utc == since

@@ -563,3 +563,23 @@ def test_no_zone_changes_twice_within_the_scan_step() -> None:
         ]
         closest = min([closest, *(b - a for a, b in itertools.pairwise(times))])
     assert closest > 4 * SCAN_STEP
+
+
+def test_an_override_in_a_reminder_is_in_the_patients_local_time_on_its_safe_side() -> None:
+    """A permission's times shown in the patient's zone, starting no earlier and ending no
+    later than true: never "UTC" text a patient has to convert (H38)."""
+    plan = clinic_plan().with_override(
+        "driving",
+        status=Status.PERMITTED,
+        effective_from=dt.datetime(2026, 11, 26, 18, 0, 30, tzinfo=UTC),
+        until=dt.datetime(2026, 11, 26, 20, 0, 30, tzinfo=UTC),
+        clinician="Dr Chen",
+    )
+    described = " ".join(
+        str(e["description"])
+        for e in icalendar.Calendar.from_ical(to_ical(plan, stamp=STAMP)).walk("VEVENT")
+    )
+    # 18:00:30 and 20:00:30 UTC are 13:00:30 and 15:00:30 EST.
+    expected = "from Thu 26 Nov 2026, 13:01 EST until Thu 26 Nov 2026, 15:00 EST"
+    assert f"Override: Dr Chen set driving to permitted {expected}." in described
+    assert "UTC" not in described

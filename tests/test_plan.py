@@ -507,3 +507,27 @@ def test_instants_are_held_in_utc_whatever_zone_they_came_in(plan):
     overridden = plan.with_override("driving", status=PERMITTED, effective_from=at, clinician="A")
     assert overridden.overrides[0].effective_from_utc.tzinfo is dt.timezone.utc
     assert overridden.overrides[0].effective_from is at
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        # A ban starts no later and ends no earlier than shown; a permission the reverse.
+        (Status.NOT_PERMITTED, "from Thu 26 Nov 2026, 13:00 EST until Thu 26 Nov 2026, 15:01 EST"),
+        (Status.PERMITTED, "from Thu 26 Nov 2026, 13:01 EST until Thu 26 Nov 2026, 15:00 EST"),
+        (CAUTION, "from Thu 26 Nov 2026, 13:01 EST until Thu 26 Nov 2026, 15:00 EST"),
+    ],
+)
+def test_override_times_are_rounded_to_the_minute_on_the_safe_side(
+    status: Status, shown: str
+) -> None:
+    plan = plan_for(Session(ENDED, NY)).with_override(
+        "driving",
+        status=status,
+        effective_from=dt.datetime(2026, 11, 26, 18, 0, 30, tzinfo=UTC),
+        until=dt.datetime(2026, 11, 26, 20, 0, 30, tzinfo=UTC),
+        clinician="Dr Chen",
+        note="reviewed",
+    )
+    reason = plan.check("driving", dt.datetime(2026, 11, 26, 19, tzinfo=UTC)).reason
+    assert reason == f"Dr Chen changed this to {status.text} {shown}. reviewed"

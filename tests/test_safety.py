@@ -358,8 +358,8 @@ def test_an_override_reads_in_the_patients_words_not_iso_text() -> None:
     assert decision.status is PERMITTED
     assert decision.reason == (
         "Dr. Ana Rivera changed this to permitted from Sat 7 Mar 2026, 20:00 EST "
-        "until Sun 8 Mar 2026, 12:01 EDT. Prescribed cannabis oil, as agreed."
-    )
+        "until Sun 8 Mar 2026, 12:00 EDT. Prescribed cannabis oil, as agreed."
+    )  # the permission ends at 12:00:30: shown ending at 12:00, never later (H38)
     assert not ISO_TEXT.search(decision.reason)
     assert "Do not take them" not in decision.reason
     assert decision.override is not None

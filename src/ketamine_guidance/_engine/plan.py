@@ -35,6 +35,7 @@ __all__ = [
     "add_override",
     "lift_order",
     "override_reason",
+    "override_span",
     "rule_status",
     "Decision",
     "Override",
@@ -404,9 +405,9 @@ class AftercarePlan:
         init=False, eq=False, repr=False, hash=False
     )
     _tracks: dict[str, Track] = field(init=False, eq=False, repr=False, hash=False)
-    # Per activity, its track and one Decision per segment (with ``at`` None); a question
-    # copies the one in force and sets ``at``.  Equal plans give equal answers.
-    _decisions: dict[str, tuple[Track, tuple[Decision, ...]]] = field(
+    # Per activity, its track and a Decision per segment (with ``at`` None), each made
+    # when first needed; a question copies the one in force and sets ``at``.
+    _decisions: dict[str, tuple[Track, list[Decision | None]]] = field(
         init=False, eq=False, repr=False, hash=False
     )
     _by_activity: dict[str, list[Override]] = field(init=False, eq=False, repr=False, hash=False)
@@ -447,8 +448,12 @@ class AftercarePlan:
             gate = self._gates[activity]
         except (KeyError, TypeError):
             gate = self._gate(activity)
-        if at.__class__ is not _DATETIME or at.tzinfo is not UTC or at < self._ended:
-            at = self._checked_at(at)
+        if gate.__class__ is _DATETIME and at.__class__ is _DATETIME and at.tzinfo is UTC:
+            if at >= gate:  # type: ignore[operator,unused-ignore]
+                return True  # (the gate is never before the session's end)
+            if at >= self._ended:
+                return False
+        at = self._checked_at(at)
         if gate.__class__ is _DATETIME:
             return at >= gate  # type: ignore[operator,unused-ignore]
         if gate is None:
@@ -463,7 +468,8 @@ class AftercarePlan:
             track, decisions = self._decisions_of(activity)
         if at.__class__ is not _DATETIME or at.tzinfo is not UTC or at < self._ended:
             at = self._checked_at(at)
-        one = decisions[0] if len(decisions) == 1 else decisions[track.position(at)]
+        i = _segment(track, at)
+        one = decisions[i] or self._prototype(track, decisions, i)
         fields = one.__dict__.copy()  # the segment's Decision, with ``at`` set
         fields["at"] = at
         decision = _NEW(Decision)
@@ -483,7 +489,8 @@ class AftercarePlan:
         answers: list[Decision] = []
         append = answers.append
         for track, decisions in every:
-            one = decisions[0] if len(decisions) == 1 else decisions[track.position(at)]
+            i = _segment(track, at)
+            one = decisions[i] or self._prototype(track, decisions, i)
             fields = one.__dict__.copy()
             fields["at"] = at
             decision = new(cls)
@@ -657,16 +664,21 @@ class AftercarePlan:
         self._tracks[activity] = track
         return track
 
-    def _decisions_of(self, activity: str) -> tuple[Track, tuple[Decision, ...]]:
-        """The activity's track and one Decision per segment, built on first use."""
+    def _decisions_of(self, activity: str) -> tuple[Track, list[Decision | None]]:
+        """The activity's track and its segments' Decisions, each made on first use."""
         try:
             return self._decisions[activity]
         except (KeyError, TypeError):
             pass
         track = self._track(activity)
-        built = (track, tuple(self._decision(track, segment) for segment in track.segments))
+        built: tuple[Track, list[Decision | None]] = (track, [None] * len(track.segments))
         self._decisions[activity] = built
         return built
+
+    def _prototype(self, track: Track, decisions: list[Decision | None], i: int) -> Decision:
+        """The Decision of the track's ``i``-th segment, made now and kept in ``decisions``."""
+        made = decisions[i] = self._decision(track, track.segments[i])
+        return made
 
     def _checked_at(self, at: dt.datetime) -> dt.datetime:
         """``at`` checked and in UTC: one conversion, so later comparisons are cheap."""
@@ -704,6 +716,17 @@ _NEW = object.__new__
 _SET = object.__setattr__
 
 
+def _segment(track: Track, at: dt.datetime) -> int:
+    """The index of the segment in force at ``at`` (UTC, not before the session end)."""
+    starts = track.starts
+    count = len(starts)
+    if count == 1:
+        return 0
+    if count == 2:  # the common track: restricted, then permitted from the lift
+        return 1 if at >= starts[1] else 0
+    return track.position(at)
+
+
 def _in_effect(ruleset: Ruleset, ended: dt.datetime, tz: dt.tzinfo) -> dt.date:
     """The session's local date; RulesetNotInEffectError if the ruleset starts later."""
     local_day = ended.astimezone(tz).date()
@@ -739,18 +762,28 @@ def _plain_gate(rule: Rule, ended: dt.datetime, lift: dt.datetime | None) -> dt.
 def override_reason(override: Override, session: Session) -> str:
     """An override in words a patient can read, in place of the rule's own reason:
     who changed it, to what, and from (and until) when in the session's local time."""
-    tz = session.timezone
-    start = max(override.effective_from_utc, session.ended_at_utc).astimezone(tz)
-    end = (
-        ""
-        if override.until_utc is None
-        else f" until {format_local(override.until_utc.astimezone(tz))}"
-    )
+    start = max(override.effective_from_utc, session.ended_at_utc)
     note = f" {override.note.strip()}" if override.note.strip() else ""
     return (
         f"{override.clinician.strip()} changed this to {override.status.text} "
-        f"from {format_local(start)}{end}.{note}"
+        f"{override_span(override, session.timezone, start)}.{note}"
     )
+
+
+def override_span(override: Override, tz: dt.tzinfo, start: dt.datetime | None = None) -> str:
+    """``from <time> until <time>`` (or without ``until``), local to ``tz``: from ``start``
+    (UTC; None: the override's own start).
+
+    Each time is rounded to the minute on the safe side: a ban is shown starting no later
+    and ending no earlier than it does, a permission (with or without caution) starting
+    no earlier and ending no later.
+    """
+    ban = override.status is _NOT_PERMITTED
+    begin = override.effective_from_utc if start is None else start
+    text = f"from {format_local(begin.astimezone(tz), down=ban)}"
+    if override.until_utc is not None:
+        text += f" until {format_local(override.until_utc.astimezone(tz), down=not ban)}"
+    return text
 
 
 _NEVER = dt.datetime.max.replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ __all__ = [
     "format_local",
     "format_offset",
     "format_short",
+    "round_down_to_minute",
     "round_up_to_minute",
 ]
 
@@ -57,13 +58,27 @@ def format_offset(offset: dt.timedelta) -> str:
     return f"UTC{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
-def format_local(moment: dt.datetime, *, us: bool = False) -> str:
+def round_down_to_minute(moment: dt.datetime) -> dt.datetime:
+    """The last instant at or before ``moment`` whose local reading is a whole minute:
+    for the end of a permission, which must never be shown later than it is true.
+
+    >>> import zoneinfo
+    >>> ny = zoneinfo.ZoneInfo("America/New_York")
+    >>> round_down_to_minute(dt.datetime(2026, 11, 25, 23, 30, 59, tzinfo=ny)).isoformat()
+    '2026-11-25T23:30:00-05:00'
+    """
+    into = dt.timedelta(seconds=moment.second, microseconds=moment.microsecond)
+    return (moment.astimezone(_UTC) - into).astimezone(moment.tzinfo)
+
+
+def format_local(moment: dt.datetime, *, us: bool = False, down: bool = False) -> str:
     """``Thu 26 Nov 2026, 06:00 EST``: a local time with the zone's abbreviation.
 
     With ``us``, the United States form with a 12-hour clock: ``Thu Nov 26, 2026,
     6:00 AM EST``.  Where the tzinfo gives no name (``tzname()`` is None), the numeric
     UTC offset is shown instead.  A moment part-way through a minute shows the next
-    minute (:func:`round_up_to_minute`).
+    minute (:func:`round_up_to_minute`); with ``down``, the minute it is in
+    (:func:`round_down_to_minute`), for the instant a permission ends.
 
     >>> import zoneinfo
     >>> ny = zoneinfo.ZoneInfo("America/New_York")
@@ -72,7 +87,7 @@ def format_local(moment: dt.datetime, *, us: bool = False) -> str:
     >>> format_local(dt.datetime(2026, 11, 25, 23, 30, 59, tzinfo=ny), us=True)
     'Wed Nov 25, 2026, 11:31 PM EST'
     """
-    moment = round_up_to_minute(moment)
+    moment = round_down_to_minute(moment) if down else round_up_to_minute(moment)
     offset = moment.utcoffset()
     name = moment.tzname() or format_offset(offset or dt.timedelta(0))
     day, month = _DAYS[moment.weekday()], _MONTHS[moment.month - 1]
@@ -99,15 +114,15 @@ def format_date(moment: dt.datetime, *, us: bool = False) -> str:
     return f"{day} {moment.day} {month} {moment.year:04d}"
 
 
-def format_short(moment: dt.datetime) -> str:
+def format_short(moment: dt.datetime, *, down: bool = False) -> str:
     """``Thu 26 Nov 06:00 EST``: a local time for a reader who knows the year, rounded up
-    to the minute (:func:`round_up_to_minute`).
+    to the minute (:func:`round_up_to_minute`), or with ``down`` down to it.
 
     >>> import zoneinfo
     >>> format_short(dt.datetime(2026, 11, 26, 6, tzinfo=zoneinfo.ZoneInfo("America/New_York")))
     'Thu 26 Nov 06:00 EST'
     """
-    moment = round_up_to_minute(moment)
+    moment = round_down_to_minute(moment) if down else round_up_to_minute(moment)
     offset = moment.utcoffset()
     name = moment.tzname() or format_offset(offset or dt.timedelta(0))
     return (

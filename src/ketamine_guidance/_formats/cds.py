@@ -96,7 +96,12 @@ def _detail(decision: Decision) -> str:
         lines += ["", markdown("The ruleset gives no end: treat it as in force.")]
     override = decision.override
     if override is not None:
-        when = format_short(override.effective_from_utc.astimezone(session.timezone))
+        # A ban's start rounded down, a permission's up: never shown later than safe.
+        ban = override.status is Status.NOT_PERMITTED
+        tz = session.timezone
+        when = format_short(override.effective_from_utc.astimezone(tz), down=ban)
+        if override.until_utc is not None:
+            when += f" until {format_short(override.until_utc.astimezone(tz), down=not ban)}"
         lines += [
             "",
             f"Set by {markdown(override.clinician)} from {markdown(when)}"

@@ -37,7 +37,7 @@ from typing import Any
 
 from ketamine_guidance._engine.course import CoursePlan
 from ketamine_guidance._engine.documents import tzdb_info
-from ketamine_guidance._engine.plan import AftercarePlan, Override, TimelineEntry
+from ketamine_guidance._engine.plan import AftercarePlan, Override, TimelineEntry, override_span
 from ketamine_guidance._engine.session import Session, ensure_aware
 from ketamine_guidance._engine.windows import UTC, wall_instants, wall_reading
 from ketamine_guidance._errors import ExportError, MissingExtraError
@@ -233,19 +233,18 @@ def _summary(entries: Sequence[TimelineEntry]) -> str:
     return "; ".join(parts)
 
 
-def _override_text(ov: Override) -> str:
-    when = f"{ov.effective_from_utc:%Y-%m-%d %H:%M:%S} UTC"
-    text = f"Override: {ov.clinician} set {ov.activity} to {ov.status.text} from {when}"
+def _override_text(ov: Override, tz: dt.tzinfo) -> str:
+    text = f"Override: {ov.clinician} set {ov.activity} to {ov.status.text} {override_span(ov, tz)}"
     return text + (f": {ov.note}" if ov.note else ".")
 
 
-def _description(entries: Sequence[TimelineEntry]) -> str:
+def _description(entries: Sequence[TimelineEntry], tz: dt.tzinfo) -> str:
     blocks: list[str] = []
     for entry in entries:
         lines = [
             f"{entry.label}: {_summary([entry])}.",
             entry.reason,
-            *(_override_text(o) for o in entry.overrides),
+            *(_override_text(o, tz) for o in entry.overrides),
             f"Source: {entry.source.title}, section {entry.source.section}.",
         ]
         blocks.append("\n".join(lines))
@@ -356,7 +355,7 @@ def calendar_bytes(
             "description",
             _Text(
                 "A clinician changed the aftercare plan; this reminder no longer applies.\n"
-                + "\n".join(_override_text(o) for o in plan.overrides)
+                + "\n".join(_override_text(o, session.timezone) for o in plan.overrides)
             ),
             encode=False,
         )
@@ -366,7 +365,7 @@ def calendar_bytes(
         summary = _summary(entries)
         item.add("status", "CONFIRMED")
         item.add("summary", _Text(summary), encode=False)
-        item.add("description", _Text(_description(entries)), encode=False)
+        item.add("description", _Text(_description(entries, session.timezone)), encode=False)
         alarm = ical.Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("trigger", dt.timedelta(0))
