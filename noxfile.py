@@ -104,9 +104,11 @@ def build(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: print the tables (``nox -s bench -- --fast``, ``-- --batch 1000000``).
 
-    The library's table, then the CDS Hooks service under load (``bench_service`` alone).
+    The library's table, how its costs grow with the rules and the batch, then the CDS
+    Hooks service under load (``bench_service`` alone).
     """
     session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/growth.py")
     session.run("python", "benchmarks/service.py")
 
 

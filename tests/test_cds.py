@@ -236,3 +236,19 @@ def test_a_decision_built_by_hand_and_a_session_on_another_day() -> None:
     card = to_cds_card(caution)
     assert card is not None
     assert card["summary"].startswith("Exercise: take care; no end is given")
+
+
+def test_an_overrides_times_on_a_card_are_rounded_on_the_safe_side() -> None:
+    """A ban from 21:00:30 until 23:00:30 EST: shown from 21:00 until 23:01 (H38)."""
+    ban = clinic_plan().with_override(
+        "driving",
+        status=Status.NOT_PERMITTED,
+        effective_from=AT + dt.timedelta(seconds=30),
+        until=AT + dt.timedelta(hours=2, seconds=30),
+        clinician="Dr Rivera",
+    )
+    card = to_cds_card(ban.check("driving", AT + dt.timedelta(minutes=5)))
+    assert card is not None
+    assert "Set by Dr Rivera from Wed 25 Nov 21:00 EST until Wed 25 Nov 23:01 EST." in (
+        _shown(card["detail"])
+    )

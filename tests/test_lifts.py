@@ -150,3 +150,31 @@ def test_a_rule_permitted_while_restricted_is_permitted_from_the_end() -> None:
     plan = plan_for(Session(ENDED, NY), Ruleset(id="t", version="1", title="t", rules=(rule,)))
     assert plan.check("a", ENDED).permitted_from_utc == ENDED
     assert plan.is_permitted("a", ENDED)
+
+
+def test_a_plans_decision_is_the_one_decisions_own_init_makes() -> None:
+    """Plans make decisions by copying fields, not through __init__: the same fields, in
+    the same order, equal, and with the same repr and hash."""
+    import attrs
+
+    from ketamine_guidance import Decision
+
+    plan = plan_for(Session(ENDED, NY)).with_override(
+        "alcohol", status="not_permitted", effective_from=ENDED, clinician="Dr A"
+    )
+    for decision in (*plan.decisions_at(NEXT_MORNING), plan.check("driving", ENDED)):
+        built = Decision(**{a.name: getattr(decision, a.name) for a in attrs.fields(Decision)})
+        assert list(vars(decision)) == list(vars(built)) == [a.name for a in attrs.fields(Decision)]
+        assert decision == built
+        assert repr(decision) == repr(built)
+        assert hash(decision) == hash(built)
+        assert vars(decision) == vars(built)
+
+
+def test_a_ruleset_with_a_start_date_works_out_the_local_date_once() -> None:
+    import attrs
+
+    dated = attrs.evolve(default_ruleset(), effective_from=dt.date(2026, 1, 1))
+    plan = plan_for(Session(ENDED, NY), dated)
+    assert plan.check("driving", NEXT_MORNING).permitted_from_utc == NEXT_MORNING
+    assert not plan.is_permitted("driving", NEXT_MORNING - dt.timedelta(microseconds=1))

@@ -63,9 +63,11 @@ def test_the_answer_is_the_plans_for_any_ruleset_zone_and_instant(
     plan = plan_for(Session(ended, zone), rules)
     lift = plan.check(activity, at).permitted_from_utc
     for instant in {at, *([lift, max(lift - US, ended)] if lift is not None else [])}:
-        want, got = both(activity, instant, ended, zone, rules)
-        assert got == want
-        assert got is plan.is_permitted(activity, instant)
+        # The end as stored (UTC) and in the patient's zone: the same session.
+        for end in (ended, ended.astimezone(zoneinfo.ZoneInfo(zone))):
+            want, got = both(activity, instant, end, zone, rules)
+            assert got == want
+            assert got is plan.is_permitted(activity, instant)
 
 
 def test_the_driving_rule_lifts_at_six_the_next_morning() -> None:
@@ -91,6 +93,7 @@ def test_the_driving_rule_lifts_at_six_the_next_morning() -> None:
         ("driving", NEXT_MORNING, ENDED, "Mars/Olympus_Mons", GuidanceError),
         ("driving", NEXT_MORNING, ENDED, 5, TypeError),
         ("driving", dt.datetime.max.replace(tzinfo=NY), ENDED, NY, GuidanceError),
+        ("driving", NEXT_MORNING, dt.datetime.max.replace(tzinfo=UTC), "Asia/Tokyo", GuidanceError),
     ],
 )
 def test_bad_input_gets_the_plans_own_error(

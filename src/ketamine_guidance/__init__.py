@@ -120,7 +120,7 @@ _LAZY = {
 }
 
 
-if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name is still an error
+if not TYPE_CHECKING:  # pragma: no branch  (hidden from type checkers: a typo is an error)
 
     def __getattr__(name: str) -> Any:
         """A public name from a module loaded on first use (PEP 562)."""

@@ -305,7 +305,8 @@ class Track(NamedTuple):
     """One activity's status over time, as segments that start at the session's end.
 
     ``gate`` is a shortcut for ``is_permitted``: the instant from which the activity is
-    permitted for good, True (always), False (never), or None (look the segment up).
+    permitted for good (the session's end: always), or None (look the segment up, which
+    says "never" too).
     A named tuple, not an attrs class: a plan builds one per rule, so it must be cheap.
     """
 
@@ -314,7 +315,7 @@ class Track(NamedTuple):
     segments: tuple[_Segment, ...]
     starts: tuple[dt.datetime, ...]
     permitted_from: dt.datetime | None
-    gate: dt.datetime | bool | None
+    gate: dt.datetime | None
 
     @classmethod
     def build(
@@ -324,8 +325,9 @@ class Track(NamedTuple):
         if not overrides:  # the common case, without the general machinery below
             first = _Segment(ended, before, None)
             if lift is None or lift == ended:
-                return cls(rule, before, (first,), (ended,), since, before is not _NOT_PERMITTED)
-            gate = lift if before is _NOT_PERMITTED else True
+                gate = None if before is _NOT_PERMITTED else ended
+                return cls(rule, before, (first,), (ended,), since, gate)
+            gate = lift if before is _NOT_PERMITTED else ended
             return cls(
                 rule, before, (first, _Segment(lift, _PERMITTED, None)), (ended, lift), since, gate
             )
@@ -373,15 +375,13 @@ class Track(NamedTuple):
         return self.segments[self.position(instant)]
 
 
-def _gate(segments: tuple[_Segment, ...]) -> dt.datetime | bool | None:
-    """A threshold instant, always (True), never (False), or None (bisect)."""
+def _gate(segments: tuple[_Segment, ...]) -> dt.datetime | None:
+    """The instant from which permitted for good, or None (bisect, never included)."""
     banned = [s.status is _NOT_PERMITTED for s in segments]
-    if not any(banned):
-        return True
     first_ok = banned.index(False) if False in banned else len(banned)
-    if any(banned[first_ok:]):
+    if first_ok == len(banned) or any(banned[first_ok:]):
         return None
-    return False if first_ok == len(banned) else segments[first_ok].start
+    return segments[first_ok].start
 
 
 @frozen
@@ -401,9 +401,7 @@ class AftercarePlan:
     # instants of the plan's (zone, local date) come from a cache shared by all plans.
     _ended: dt.datetime = field(init=False, eq=False, repr=False, hash=False)
     _lifts: dict[str, dt.datetime | None] = field(init=False, eq=False, repr=False, hash=False)
-    _gates: dict[str, dt.datetime | bool | None] = field(
-        init=False, eq=False, repr=False, hash=False
-    )
+    _gates: dict[str, dt.datetime | None] = field(init=False, eq=False, repr=False, hash=False)
     _tracks: dict[str, Track] = field(init=False, eq=False, repr=False, hash=False)
     # Per activity, its track and a Decision per segment (with ``at`` None), each made
     # when first needed; a question copies the one in force and sets ``at``.
@@ -448,17 +446,15 @@ class AftercarePlan:
             gate = self._gates[activity]
         except (KeyError, TypeError):
             gate = self._gate(activity)
-        if gate.__class__ is _DATETIME and at.__class__ is _DATETIME and at.tzinfo is UTC:
-            if at >= gate:  # type: ignore[operator,unused-ignore]
+        if gate is not None and at.__class__ is _DATETIME and at.tzinfo is UTC:
+            if at >= gate:
                 return True  # (the gate is never before the session's end)
             if at >= self._ended:
                 return False
         at = self._checked_at(at)
-        if gate.__class__ is _DATETIME:
-            return at >= gate  # type: ignore[operator,unused-ignore]
-        if gate is None:
-            return self._track(activity).at(at).status is not _NOT_PERMITTED
-        return gate is True
+        if gate is not None:
+            return at >= gate
+        return self._track(activity).at(at).status is not _NOT_PERMITTED
 
     def check(self, activity: str, at: dt.datetime) -> Decision:
         """The full :class:`Decision` for ``activity`` at the instant ``at``."""
@@ -634,7 +630,7 @@ class AftercarePlan:
         lift = lifts[activity] = made.slot_of[activity](self._ended, days, tz)
         return lift
 
-    def _gate(self, activity: str) -> dt.datetime | bool | None:
+    def _gate(self, activity: str) -> dt.datetime | None:
         """The activity's gate for :meth:`is_permitted`; UnknownActivityError if none."""
         rule = self._rule(activity)
         if activity in self._by_activity:
@@ -693,19 +689,28 @@ class AftercarePlan:
         if override is not None:
             reason = override_reason(override, self.session)
         lift = track.permitted_from
-        return Decision(
-            activity=rule.activity,
-            label=rule.label,
-            status=segment.status,
-            permitted_from=None if lift is None else lift.astimezone(tz),
-            permitted_from_utc=lift,
-            reason=reason,
-            source=rule.source,
-            override=override,
-            session=self.session,
-            lifts_beyond_range=_beyond_range(track),
-            ruleset=self.ruleset,
+        # Every field, as Decision's own __init__ would set them (a test holds the two
+        # equal, field for field), without its twelve checked assignments.
+        decision = _NEW(Decision)
+        _SET(
+            decision,
+            "__dict__",
+            {
+                "activity": rule.activity,
+                "label": rule.label,
+                "status": segment.status,
+                "permitted_from": None if lift is None else lift.astimezone(tz),
+                "permitted_from_utc": lift,
+                "reason": reason,
+                "source": rule.source,
+                "override": override,
+                "session": self.session,
+                "at": None,
+                "lifts_beyond_range": _beyond_range(track),
+                "ruleset": self.ruleset,
+            },
         )
+        return decision
 
 
 _DATETIME = dt.datetime
@@ -750,13 +755,11 @@ def _checked_at(at: dt.datetime, tz: dt.tzinfo, ended: dt.datetime) -> dt.dateti
     return at
 
 
-def _plain_gate(rule: Rule, ended: dt.datetime, lift: dt.datetime | None) -> dt.datetime | bool:
+def _plain_gate(rule: Rule, ended: dt.datetime, lift: dt.datetime | None) -> dt.datetime | None:
     """The gate of a track without overrides, as :meth:`Track.build` gives it, without
-    building the track: True (always permitted), False (never), or the lift instant."""
+    building the track: the session's end (always permitted), the lift, or None."""
     before, since = _unchanged(rule, ended, lift)
-    if before is not _NOT_PERMITTED:
-        return True
-    return False if since is None else since
+    return ended if before is not _NOT_PERMITTED else since
 
 
 def override_reason(override: Override, session: Session) -> str:
@@ -895,21 +898,28 @@ def is_permitted(
 
     .. versionadded:: 0.2.0
     """
-    ended = ensure_aware(ended_at, "ended_at")
+    # The common case, a UTC end well inside datetime's range, needs no conversion: the
+    # same checks as Session's, in the same order, with less work.
+    utc_end = ended_at.__class__ is _DATETIME and ended_at.tzinfo is UTC
+    ended = ended_at if utc_end else ensure_aware(ended_at, "ended_at")
     tz = resolve_timezone(timezone)
-    ended = in_range(ended, tz, "ended_at")
+    if not (utc_end and dt.MINYEAR < ended.year < dt.MAXYEAR):
+        ended = in_range(ended, tz, "ended_at")
     if ruleset is None:
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         msg = f"ruleset must be a Ruleset, not {type(ruleset).__name__}"
         raise TypeError(msg)
-    local_day = _in_effect(ruleset, ended, tz)
+    local_day = ended.astimezone(tz).date()
+    if ruleset.effective_from is not None:
+        _in_effect(ruleset, ended, tz)
     rules = ruleset._by_activity
     try:
         rule = rules[activity]
     except (KeyError, TypeError):  # TypeError: an unhashable "activity"
         raise unknown_activity(activity, rules) from None
-    at = _checked_at(at, tz, ended)
+    if at.__class__ is not _DATETIME or at.tzinfo is not UTC or at < ended:
+        at = _checked_at(at, tz, ended)
     if rule.while_restricted is not _NOT_PERMITTED:  # _plain_gate, inline: always True
         return True
     made = compiled(ruleset)
