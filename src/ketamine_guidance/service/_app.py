@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -70,6 +70,10 @@ def outcome(status: int, code: str, text: str, headers: dict[str, str] | None = 
         "issue": [{"severity": "error", "code": code, "diagnostics": text}],
     }
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+# What a request's body is read into: a hook request, or feedback rows.
+_Checked = TypeVar("_Checked")
 
 
 class _TooLargeError(Exception):
@@ -335,7 +339,11 @@ def build_app(config: ServiceConfig) -> Starlette:
     async def openapi_json(_request: Request) -> Response:
         return JSONResponse(openapi(config))
 
-    async def hook(request: Request) -> Response:
+    async def admitted(
+        request: Request, read: Callable[[ServiceSpec, object], _Checked]
+    ) -> tuple[ServiceSpec, _Checked] | Response:
+        """The checks every POST shares, in order: a known service, the size limit, the
+        token, then ``read`` on the body; an error response for the first that fails."""
         spec = SERVICES.get(request.path_params["service_id"])
         if spec is None:
             return outcome(404, "not-found", "No such CDS Service.")
@@ -344,27 +352,23 @@ def build_app(config: ServiceConfig) -> Starlette:
         if not await service.authorized(request, request.url.path):
             return unauthorized()
         try:
-            checked = check_request(spec, await service.body(request))
+            return spec, read(spec, await service.body(request))
         except _TooLargeError:
             return too_large()
         except BadRequestError as exc:
             return outcome(400, "invalid", str(exc))
-        return await service.respond(spec, checked)
+
+    async def hook(request: Request) -> Response:
+        got = await admitted(request, check_request)
+        if isinstance(got, Response):
+            return got
+        return await service.respond(*got)
 
     async def feedback(request: Request) -> Response:
-        spec = SERVICES.get(request.path_params["service_id"])
-        if spec is None:
-            return outcome(404, "not-found", "No such CDS Service.")
-        if declared_too_large(request):
-            return too_large()
-        if not await service.authorized(request, request.url.path):
-            return unauthorized()
-        try:
-            rows = check_feedback(await service.body(request))
-        except _TooLargeError:
-            return too_large()
-        except BadRequestError as exc:
-            return outcome(400, "invalid", str(exc))
+        got = await admitted(request, lambda _spec, body: check_feedback(body))
+        if isinstance(got, Response):
+            return got
+        spec, rows = got
         ruleset = config.ruleset
         received = service.clock().astimezone(UTC).isoformat()
         for row in rows:
