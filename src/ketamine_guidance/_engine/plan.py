@@ -485,7 +485,9 @@ class AftercarePlan:
         answers: list[Decision] = []
         append = answers.append
         for track, decisions in every:
-            i = _segment(track, at)
+            starts = track.starts  # _segment, inline: it runs once a rule
+            count = len(starts)
+            i = 0 if count == 1 else int(at >= starts[1]) if count == 2 else _segment(track, at)
             one = decisions[i] or self._prototype(track, decisions, i)
             fields = one.__dict__.copy()
             fields["at"] = at
