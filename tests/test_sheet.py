@@ -645,6 +645,7 @@ def _spanish(reviewed: bool, **more: Any) -> Ruleset:
         language="es",
         reviewed_by="Dra. Gómez" if reviewed else None,
         reviewed_on=dt.date(2026, 10, 1) if reviewed else None,
+        source_digest=small_ruleset().texts_digest if reviewed else None,
         title="Cuidados de la clínica",
         rules=(RuleTranslation(activity="driving", label="Conducir", reason="Espere."),),
         **more,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import string
 from pathlib import Path
@@ -17,11 +18,15 @@ from jsonschema import Draft202012Validator
 from ketamine_guidance import (
     AdviceTranslation,
     Ruleset,
+    RulesetError,
     RuleTranslation,
+    Session,
     Translation,
     default_ruleset,
     diff_rulesets,
     load_ruleset,
+    plan_for,
+    render_sheet,
     ruleset_schema,
     validate_ruleset,
 )
@@ -202,7 +207,99 @@ def test_the_example_clinic_file_has_a_reviewed_spanish_translation() -> None:
     (tr,) = ruleset.translations
     assert tr.language == "es"
     assert tr.reviewed
+    # Reviewed against the texts it translates now (the default's, as the file extends
+    # it): a change to any of them would stop the sheet from using it.
+    assert tr.source_digest == ruleset.texts_digest
+    assert ruleset.reviewed_translation("es") is tr
     assert {r.activity for r in tr.rules} == set(ruleset.activities)
+
+
+# A translation goes stale when the texts it translates change (H39)
+
+
+def current(**changes: Any) -> dict[str, Any]:
+    """A ruleset's data with SPANISH reviewed against its own texts as they are."""
+    data = base_data(**changes)
+    texts = Ruleset.from_dict(data).texts_digest
+    return {**data, "translations": [{**SPANISH, "source_digest": texts}]}
+
+
+def test_a_translation_is_used_only_while_its_source_texts_are_unchanged() -> None:
+    ruleset = Ruleset.from_dict(current())
+    assert ruleset.reviewed_translation("es") == ruleset.translation("es")
+    # Any of the texts a translation translates: the rule's reason, an advice item's
+    # action, the contact line.
+    rules = base_data()["rules"]
+    rules[0] = {**rules[0], "reason": "Do not drive for a full day."}
+    advice = base_data()["advice"]
+    advice[0] = {**advice[0], "actions": ["Lie down.", *advice[0]["actions"][1:]]}
+    for change in ({"rules": rules}, {"advice": advice}, {"contact": "Call 555-0199."}):
+        stale = Ruleset.from_dict({**current(), **change})
+        assert stale.translation("es") is not None
+        assert stale.translation("es").reviewed  # type: ignore[union-attr]
+        assert stale.texts_digest != ruleset.texts_digest
+        assert stale.reviewed_translation("es") is None
+    # What a translation does not translate (a window, a source) leaves it in use.
+    later = [{**rules[0], "reason": base_data()["rules"][0]["reason"], "until": "never"}]
+    same_texts = Ruleset.from_dict({**current(), "rules": later + base_data()["rules"][1:]})
+    assert same_texts.reviewed_translation("es") is not None
+
+
+def test_a_stale_or_undigested_translation_is_not_shown_on_the_sheet() -> None:
+    pytest.importorskip("babel")
+    session = Session(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone.utc), "UTC")
+    contact = {"contact": "Call the clinic on 555-0100."}
+    used = render_sheet(plan_for(session, Ruleset.from_dict(current(**contact))), locale="es")
+    assert "Conducir" in used
+    rules = base_data()["rules"]
+    rules[0] = {**rules[0], "reason": "Do not drive for a full day."}
+    stale = {**current(**contact), "rules": rules}
+    for data in (stale, base_data(translations=[SPANISH], **contact)):
+        sheet = render_sheet(plan_for(session, Ruleset.from_dict(data)), locale="es")
+        assert "Conducir" not in sheet
+        assert "Espere." not in sheet
+        assert "Driving" in sheet
+
+
+def test_validate_prints_the_digest_and_what_the_sheet_does_with_each_translation(
+    tmp_path: Path,
+) -> None:
+    data = current()
+    data["translations"] += [
+        {"language": "de", "title": "Nachsorge"},
+        {**SPANISH, "language": "fr"},
+        {**SPANISH, "language": "pt", "source_digest": "sha256:" + "0" * 64},
+    ]
+    path = tmp_path / "clinic.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate", str(path)], out=out, err=err) == 0
+    digest = Ruleset.from_dict(data).texts_digest
+    assert out.getvalue().splitlines() == [
+        f"ok: {path}",
+        f"{path}: texts digest (a reviewed translation's source_digest): {digest}",
+        f"{path}: translation es: reviewed against these texts: used on the sheet",
+        (
+            f"{path}: translation de: not reviewed (no reviewed_by and reviewed_on): "
+            "not used on the sheet"
+        ),
+        f"{path}: translation fr: reviewed, but names no source_digest: not used on the sheet",
+        (
+            f"{path}: translation pt: reviewed against other texts: not used on the sheet "
+            "until reviewed again"
+        ),
+    ]
+
+
+def test_a_source_digest_round_trips_and_a_bad_one_is_a_problem() -> None:
+    ruleset = Ruleset.from_dict(current())
+    assert Ruleset.from_dict(ruleset.to_dict()) == ruleset
+    validator("ruleset").validate(ruleset.to_dict())
+    bad = {**SPANISH, "source_digest": "md5:abc"}
+    with pytest.raises(RulesetError, match=r"translations\[0\]\.source_digest: must be 'sha256:'"):
+        Ruleset.from_dict(base_data(translations=[bad]))
+    assert not SCHEMA.is_valid(base_data(translations=[bad]))
+    assert SCHEMA.is_valid(current())
 
 
 # diff

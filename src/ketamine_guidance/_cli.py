@@ -711,9 +711,30 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             out.write(_one_line(f"{name}: {problem}") + "\n")
         if not problems:
             out.write(_one_line(f"ok: {name}") + "\n")
+            for line in _translation_states(load_ruleset(name)):
+                out.write(_one_line(f"{name}: {line}") + "\n")
         elif status == EXIT_OK:
             status = EXIT_PROBLEMS
     return status
+
+
+def _translation_states(ruleset: Ruleset) -> list[str]:
+    """Whether the sheet will use each translation, and the digest a review records."""
+    if not ruleset.translations:
+        return []
+    digest = ruleset.texts_digest
+    lines = [f"texts digest (a reviewed translation's source_digest): {digest}"]
+    for tr in ruleset.translations:
+        if ruleset.reviewed_translation(tr.language) is not None:
+            state = "reviewed against these texts: used on the sheet"
+        elif not tr.reviewed:
+            state = "not reviewed (no reviewed_by and reviewed_on): not used on the sheet"
+        elif tr.source_digest is None:
+            state = "reviewed, but names no source_digest: not used on the sheet"
+        else:
+            state = "reviewed against other texts: not used on the sheet until reviewed again"
+        lines.append(f"translation {tr.language}: {state}")
+    return lines
 
 
 def _cmd_schema(_args: argparse.Namespace, out: TextIO) -> int:

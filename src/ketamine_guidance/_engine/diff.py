@@ -340,7 +340,7 @@ def _items(
 def _translation_texts(translation: Translation) -> dict[str, str]:
     """A translation's texts by path (``rules.driving.reason``), as a reviewer reads them."""
     texts: dict[str, str] = {}
-    for name in ("reviewed_by", "reviewed_on", "title", "contact", "emergency"):
+    for name in ("reviewed_by", "reviewed_on", "source_digest", "title", "contact", "emergency"):
         value = getattr(translation, name)
         if value is not None:
             texts[name] = repr(value) if isinstance(value, str) else value.isoformat()

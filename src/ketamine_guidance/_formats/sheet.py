@@ -427,8 +427,10 @@ class _Texts:
         self.tr: Translation | None = None
         self.fallback = False
         if self.differs:
-            tr = ruleset.translation(lang_tag.replace("-", "_")) or ruleset.translation(language)
-            self.tr = tr if tr is not None and tr.reviewed else None
+            # Only one reviewed against the current texts: never a stale translation.
+            self.tr = ruleset.reviewed_translation(
+                lang_tag.replace("-", "_")
+            ) or ruleset.reviewed_translation(language)
 
     def pick(self, translated: str | None, own: str) -> str:
         if translated:

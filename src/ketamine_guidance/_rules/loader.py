@@ -380,6 +380,7 @@ class _Reader:
             "language": self.language,
             "reviewed_by": self.text,
             "reviewed_on": self.date,
+            "source_digest": self.digest,
             "title": self.text,
             "contact": self.text,
             "emergency": self.text,

@@ -295,8 +295,12 @@ class AdviceTranslation:
 class Translation:
     """A ruleset's texts in one other ``language``, and who reviewed them, when.
 
-    The aftercare sheet uses a translation only when it is :attr:`reviewed`: clinical
-    text in another language needs a clinician's check before a patient reads it.
+    The aftercare sheet uses a translation only when it is :attr:`reviewed` and was
+    reviewed against the ruleset's current texts: ``source_digest`` must be the
+    ruleset's :attr:`~ketamine_guidance.Ruleset.texts_digest` (see
+    :meth:`~ketamine_guidance.Ruleset.reviewed_translation`).  Clinical text in another
+    language needs a clinician's check before a patient reads it, and a new check when
+    the text it translates changes.
 
     .. versionadded:: 0.2.0
     """
@@ -304,6 +308,9 @@ class Translation:
     language: str
     reviewed_by: str | None = None
     reviewed_on: dt.date | None = None
+    #: The :attr:`~ketamine_guidance.Ruleset.texts_digest` of the texts the reviewer
+    #: checked this translation against (``ketamine-guidance validate`` prints it).
+    source_digest: str | None = None
     title: str | None = None
     contact: str | None = None
     emergency: str | None = None

@@ -133,6 +133,49 @@ class Ruleset:
         return next((t for t in self.translations if t.language == language), None)
 
     @property
+    def texts_digest(self) -> str:
+        """``sha256:`` and the SHA-256 of the texts a translation translates: the title,
+        contact and emergency line, each rule's label and reason, and each advice item's
+        title, text, actions and examples, in the ruleset's own language.
+
+        A translation names the digest of the texts it was reviewed against in its
+        ``source_digest``; when any of these texts changes (in the clinic's file or in
+        the ruleset it extends), so does the digest, and the translation is no longer
+        used until a clinician reviews it again and records the new one.
+
+        .. versionadded:: 0.2.0
+        """
+        import hashlib
+        import json
+
+        texts = {
+            "title": self.title,
+            "contact": self.contact,
+            "emergency": self.emergency,
+            "rules": [[r.activity, r.label, r.reason] for r in self.rules],
+            "advice": [
+                [a.id, a.title, a.text, list(a.actions), list(a.examples)] for a in self.advice
+            ],
+        }
+        canonical = json.dumps(texts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def reviewed_translation(self, language: str) -> Translation | None:
+        """The translation into ``language`` if a clinician reviewed it against the
+        ruleset's current texts (:attr:`Translation.reviewed`, and its
+        ``source_digest`` is :attr:`texts_digest`); None otherwise.
+
+        This is the translation the aftercare sheet uses: a stale one (reviewed before
+        the texts it translates changed) is never shown to a patient.
+
+        .. versionadded:: 0.2.0
+        """
+        found = self.translation(language)
+        if found is None or not found.reviewed or found.source_digest != self.texts_digest:
+            return None
+        return found
+
+    @property
     def symptoms(self) -> tuple[str, ...]:
         """The symptom ids the advice declares, in file order, each once."""
         return tuple(dict.fromkeys(s for a in self.advice for s in a.symptoms))
