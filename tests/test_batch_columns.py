@@ -359,3 +359,36 @@ def test_a_change_between_whole_seconds_is_found_to_the_microsecond():
     # A second change within the same probe step, off the whole seconds, is found too.
     starts, _ = transitions(tz, lo + 1, lo + 86_400_000_000)
     assert starts.tolist()[-1] == _us(_SubSecondChange.change)
+
+
+US = dt.timedelta(microseconds=1)
+
+
+def test_wall_times_around_every_clock_change_resolve_as_the_engine_resolves_them() -> None:
+    """Every zone's changes of offset in 1990-2040 (gaps, folds, Apia's skipped day):
+    wall times on both sides of each, and inside it, read from the transition table give
+    the engine's own latest instant, to the microsecond."""
+    from ketamine_guidance._engine import columns
+    from ketamine_guidance._engine.windows import latest_instant
+    from tests.strategies import ALL_ZONE_NAMES
+
+    epoch = dt.datetime(1970, 1, 1)
+    lo = (dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc) - columns._EPOCH) // US
+    hi = (dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc) - columns._EPOCH) // US
+    checked = 0
+    for name in ALL_ZONE_NAMES[::20]:  # one zone in twenty, spread over the alphabet
+        tz = zoneinfo.ZoneInfo(name)
+        starts, offsets = transitions(tz, lo, hi)
+        walls = []
+        for start, before, after in zip(starts[1:], offsets[:-1], offsets[1:], strict=True):
+            for wall_at in (start + before, start + after):  # the change's two wall readings
+                for step in (-3_600_000_000, -1, 0, 1, 1_800_000_000, 3_600_000_000):
+                    walls.append(int(wall_at) + step)
+        if not walls:
+            continue
+        got = columns._latest_instants(np.array(walls, dtype=np.int64), tz)
+        for wall, instant in zip(walls, got.tolist(), strict=True):
+            local = epoch + dt.timedelta(microseconds=wall)
+            assert columns._instant(instant) == latest_instant(local, tz), (name, local)
+        checked += len(walls)
+    assert checked > 2_000

@@ -10,10 +10,13 @@ resolved:
    does) at probes every :data:`PROBE_STEP` and bisected to the microsecond wherever
    the offset changes, giving a transition table.  Each session's offset is then one
    ``searchsorted`` into that table, and its local date one integer division.
-2. **Calendar windows, once per (zone, local date).**  ``next_day``, ``day``/``at`` and
-   ``end_of_day`` depend only on those two; each distinct pair is resolved by the engine
-   (:func:`~ketamine_guidance._engine.windows.lift_instant`, the latest instant a wall
-   time can mean) and spread back to its rows.
+2. **Calendar windows, once per (zone, local date), vectorised too.**  ``next_day``,
+   ``day``/``at`` and ``end_of_day`` lift at a wall time that depends only on those two;
+   each distinct pair's wall time is resolved from the zone's transition table around
+   it, the way the engine resolves it from the zone
+   (:func:`~ketamine_guidance._engine.windows.latest_instant`: the same probes, the
+   latest exact reading, in a gap the offset before it), and spread back to its rows.
+   Pairs within days of the first or last date a datetime holds go to the engine itself.
 3. **The rest is arithmetic.**  ``immediately`` is the end, ``hours`` the end plus a
    duration, ``never`` is ``NaT``, ``latest_of`` an element-wise maximum (``NaT``, never,
    wins), and nothing lifts before the session ended.
@@ -39,7 +42,7 @@ from typing import TYPE_CHECKING, TypeAlias, cast
 import numpy as np
 
 from ketamine_guidance._engine.session import ensure_aware, resolve_timezone
-from ketamine_guidance._engine.windows import UTC
+from ketamine_guidance._engine.windows import UTC, lift_instant
 from ketamine_guidance._errors import GuidanceError, RulesetNotInEffectError
 from ketamine_guidance._rules.model import (
     DayAt,
@@ -301,18 +304,98 @@ def lift_columns(
             raise RulesetNotInEffectError(msg)
     # The calendar lifts, once per distinct (zone, local date).
     pairs, inverse = np.unique(codes * _ZONE + (days + _DAY_SHIFT), return_inverse=True)
-    width = max(len(compiled.calendar_windows), 1)
-    table = np.full((len(pairs), width), _NAT, dtype=np.int64)
-    for k, pair in enumerate(pairs.tolist()):
-        code, shifted = divmod(pair, _ZONE)
-        local_day = _EPOCH_DAY + dt.timedelta(days=shifted - _DAY_SHIFT)
-        lifts = compiled.calendar(local_day, zones[code])
-        table[k, : len(lifts)] = [_NAT if lift is None else _micros(lift) for lift in lifts]
-    cal = table[inverse.reshape(-1)]
+    cal = _calendar_table(pairs, zones, compiled)[inverse.reshape(-1)]
     windows = compiled.calendar_windows
     slots = {w: _compile(w, windows.index) for w in dict.fromkeys(compiled.effective)}
     computed = {w: slot(micros, cal) for w, slot in slots.items()}
     return micros, tuple(computed[w] for w in compiled.effective)
+
+
+def _calendar_table(pairs: _Ints, zones: list[dt.tzinfo], compiled: Compiled) -> _Ints:
+    """Each calendar window's instant (``_NAT``: none) for each (zone, local date) pair.
+
+    A calendar window lifts at a wall time: a number of days after the local date, at a
+    time of day.  Its instant is worked out from the zone's transition table, as the
+    engine's :func:`~ketamine_guidance._engine.windows.latest_instant` works it out from
+    the zone (the same five probes, the latest exact reading, in a gap the offset before
+    it); pairs within a few days of the last or first date a datetime holds are left to
+    the engine itself, which knows what cannot be represented.
+    """
+    windows = compiled.calendar_windows
+    table = np.full((len(pairs), max(len(windows), 1)), _NAT, dtype=np.int64)
+    pair_codes, shifted = np.divmod(pairs, _ZONE)
+    local_days = shifted - _DAY_SHIFT
+    for code, tz in enumerate(zones):
+        rows = np.flatnonzero(pair_codes == code)
+        if len(rows) == 0:  # pragma: no cover (every zone given has a row)
+            continue
+        for j, window in enumerate(windows):
+            day, at = _day_and_time(window, compiled.next_day_begins)
+            if abs(day) <= _SPAN_DAYS:  # else (a hand-built window) int64 would wrap
+                walls = (local_days[rows] + day) * _DAY + at
+                inside = (walls > _LOWEST + _MARGIN) & (walls < _HIGHEST - _MARGIN)
+            else:
+                walls, inside = local_days[rows], np.zeros(len(rows), dtype=bool)
+            table[rows[inside], j] = _latest_instants(walls[inside], tz)
+            for k in rows[~inside].tolist():  # near the ends of time: the engine decides
+                local_day = _EPOCH_DAY + dt.timedelta(days=int(local_days[k]))
+                lift = lift_instant(window, _DAWN, local_day, tz, compiled.next_day_begins)
+                table[k, j] = _NAT if lift is None else _micros(lift)
+    return table
+
+
+# How far from a wall time the engine looks for offsets (its probes, +-48 hours), with
+# room for an offset of up to a day: the span each wall time's transition table covers.
+_PROBES = np.array([h * 3_600_000_000 for h in (-48, -24, 0, 24, 48)], dtype=np.int64)
+_MARGIN = 3 * _DAY
+_SPAN_DAYS = (dt.date.max - dt.date.min).days  # more days than that leave every date
+_DAWN = dt.datetime.min.replace(tzinfo=UTC)
+
+
+def _day_and_time(window: Window, next_day_begins: dt.time) -> tuple[int, int]:
+    """A calendar window's days after the local date and its time of day (microseconds)."""
+    if isinstance(window, NextDay):
+        day, at = 1, next_day_begins
+    elif isinstance(window, DayAt):
+        day, at = window.day, window.at
+    else:
+        assert isinstance(window, EndOfDay)  # noqa: S101  (the calendar windows are three)
+        day, at = 1, dt.time(0)
+    clock = dt.timedelta(hours=at.hour, minutes=at.minute, seconds=at.second)
+    return day, (clock + dt.timedelta(microseconds=at.microsecond)) // dt.timedelta(microseconds=1)
+
+
+def _latest_instants(walls: _Ints, tz: dt.tzinfo) -> _Ints:
+    """The latest instant each naive wall time (microseconds) can mean in ``tz``."""
+    if len(walls) == 0:
+        return walls
+    tables = [transitions(tz, lo, hi) for lo, hi in _spans_around(walls)]
+    starts = np.concatenate([t for t, _ in tables])
+    offsets = np.concatenate([o for _, o in tables])
+
+    def offset(instants: _Ints) -> _Ints:
+        result: _Ints = offsets[np.searchsorted(starts, instants, side="right") - 1]
+        return result
+
+    candidates = walls[None, :] - offset(walls[None, :] + _PROBES[:, None])
+    readings = candidates + offset(candidates)
+    lowest = np.iinfo(np.int64).min
+    exact = np.where(readings == walls, candidates, lowest).max(axis=0)
+    before = np.where(readings < walls, candidates, lowest).max(axis=0)
+    # In a gap no reading is exact: the wall time read with the offset before the gap.
+    gap: _Ints = walls - offset(np.where(before == lowest, walls, before))
+    result: _Ints = np.where(exact != lowest, exact, gap)
+    return result
+
+
+def _spans_around(walls: _Ints) -> list[tuple[int, int]]:
+    """Runs of days covering every wall time with :data:`_MARGIN` on both sides."""
+    days = np.unique(walls // _DAY)
+    wide = np.unique((days[:, None] + np.arange(-3, 4)[None, :]).reshape(-1))
+    breaks = np.flatnonzero(np.diff(wide) > 1)
+    firsts = [int(wide[0]), *(int(wide[b + 1]) for b in breaks)]
+    lasts = [*(int(wide[b]) for b in breaks), int(wide[-1])]
+    return [(first * _DAY, (last + 1) * _DAY) for first, last in zip(firsts, lasts, strict=True)]
 
 
 def to_datetimes(column: _Ints) -> tuple[dt.datetime | None, ...]:
