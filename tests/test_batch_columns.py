@@ -213,6 +213,19 @@ def test_hours_past_the_last_representable_instant_never_lift():
     _assert_columns_equal_plans(columns, _plans(end, ["UTC"], rules), rules.activities)
 
 
+def test_calendar_windows_near_the_last_date_and_far_past_it_are_the_engines() -> None:
+    """Wall times too close to datetime.max for the transition table, and a hand-built
+    window days past every date, are answered as the plans answer them: never."""
+    ends = [dt.datetime(9999, 12, 26, 12, tzinfo=UTC), dt.datetime(2026, 3, 7, 23, tzinfo=UTC)]
+    zones = ["Asia/Tokyo", "America/New_York"]
+    far = DayAt(day=10**7, at=dt.time(6))  # the loader refuses it; code may build it
+    rules = ruleset(NextDay(), EndOfDay(), DayAt(day=2, at=dt.time(9)), far)
+    columns = lift_times(ended_at=ends, timezone=zones, ruleset=rules)
+    _assert_columns_equal_plans(columns, _plans(ends, zones, rules), rules.activities)
+    assert columns.column("a3") == (None, None)
+    assert columns.column("a0")[0] is not None  # 06:00 on the 27th in Tokyo still exists
+
+
 @pytest.mark.parametrize(
     ("ended_at", "timezone", "error", "message"),
     [
