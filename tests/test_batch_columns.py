@@ -399,9 +399,27 @@ def test_wall_times_around_every_clock_change_resolve_as_the_engine_resolves_the
                     walls.append(int(wall_at) + step)
         if not walls:
             continue
-        got = columns._latest_instants(np.array(walls, dtype=np.int64), tz)
+        got = columns._latest_instants(np.array(walls, dtype=np.int64), columns._ZoneTable(tz))
         for wall, instant in zip(walls, got.tolist(), strict=True):
             local = epoch + dt.timedelta(microseconds=wall)
             assert columns._instant(instant) == latest_instant(local, tz), (name, local)
         checked += len(walls)
     assert checked > 2_000
+
+
+def test_zone_names_in_an_array_get_codes_in_order_and_a_hash_collision_falls_back() -> None:
+    from ketamine_guidance._engine import columns
+
+    names = np.array(["Asia/Tokyo", "UTC", "Asia/Tokyo", "Europe/London", "UTC"])
+    hashed = columns._name_codes(names)
+    assert hashed is not None
+    codes, firsts = hashed
+    assert codes.tolist() == [0, 1, 0, 2, 1]  # in the order each name first appears
+    assert firsts.tolist() == [0, 1, 3]
+    # Two names whose character hashes are equal (1000068 + 66p == 65 + 67p): never
+    # merged into one zone, the dictionary decides instead.
+    assert columns._name_codes(np.array(["\U000f4284B", "AC"])) is None
+    # The first bad zone in the rows is the one named, whichever path coded them.
+    for zones in (np.array(["UTC", "Mars/Base", "Nowhere"]), ["UTC", "Mars/Base", "Nowhere"]):
+        with pytest.raises(GuidanceError, match=r"^timezone\[1\]: unknown time zone 'Mars/Base'"):
+            lift_times(ended_at=[dt.datetime(2026, 1, 1, tzinfo=UTC)] * 3, timezone=zones)

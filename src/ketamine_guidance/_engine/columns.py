@@ -139,6 +139,11 @@ def _zone_codes(timezone: object, n: int) -> tuple[list[dt.tzinfo], _Ints]:
     """The distinct zones, checked once each, and each row's index into them."""
     if isinstance(timezone, str | dt.tzinfo):
         return [resolve_timezone(timezone)], np.zeros(n, dtype=np.int64)
+    if isinstance(timezone, np.ndarray) and timezone.dtype.kind == "U" and timezone.ndim == 1:
+        hashed = _name_codes(timezone) if len(timezone) == n else None
+        if hashed is not None:
+            codes, first_rows = hashed
+            return _resolved([str(timezone[i]) for i in first_rows.tolist()], codes), codes
     if isinstance(timezone, np.ndarray):
         zones_given: Sequence[object] = timezone.tolist()
     elif isinstance(timezone, Sequence):
@@ -161,6 +166,12 @@ def _zone_codes(timezone: object, n: int) -> tuple[list[dt.tzinfo], _Ints]:
     codes = np.array([setdefault(k, len(index)) for k in keys], dtype=np.int64)
     _, first_rows = np.unique(codes, return_index=True)
     firsts = [zones_given[int(i)] for i in first_rows]  # the first zone given for each code
+    return _resolved(firsts, codes), codes
+
+
+def _resolved(firsts: list[object], codes: _Ints) -> list[dt.tzinfo]:
+    """Each code's zone, checked, in code order (the order of first appearance), so the
+    first bad zone named is the first one in the rows."""
     resolved: list[dt.tzinfo] = []
     for code, zone in enumerate(firsts):
         try:
@@ -169,7 +180,27 @@ def _zone_codes(timezone: object, n: int) -> tuple[list[dt.tzinfo], _Ints]:
             where = int(np.argmax(codes == code))
             msg = f"timezone[{where}]: {exc}"
             raise type(exc)(msg) from None
-    return resolved, codes
+    return resolved
+
+
+def _name_codes(names: NDArray[np.str_]) -> tuple[_Ints, _Ints] | None:
+    """Each row's code, in the order names first appear, and the first row of each: by a
+    vectorised hash of the characters, checked exactly; None if two names share a hash
+    (then the caller's dictionary does it), so a collision can never merge two zones."""
+    width = max(names.dtype.itemsize // 4, 1)  # (NumPy keeps one character even for "")
+    chars = names.view(np.uint32).reshape(len(names), width).astype(np.uint64)
+    powers = np.full(width, 1_000_003, dtype=np.uint64) ** np.arange(width, dtype=np.uint64)
+    hashes = chars @ powers  # wraps modulo 2**64: a hash, checked below
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if not np.array_equal(names, names[first][inverse]):
+        return None
+    order = np.argsort(first, kind="stable")  # codes in the order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    codes: _Ints = rank[inverse].astype(np.int64)
+    firsts: _Ints = first[order]
+    return codes, firsts
 
 
 def _offset(micros: int, tz: dt.tzinfo) -> int:
@@ -215,27 +246,54 @@ def _first_change(low: int, high: int, old: int, tz: dt.tzinfo) -> int:
     return high
 
 
-def _spans(micros: _Ints) -> list[tuple[int, int]]:
-    """The UTC days the instants fall on, as runs of consecutive days ``[lo, hi]`` in
+def _day_runs(days: _Ints) -> list[tuple[int, int]]:
+    """Sorted distinct day numbers as runs of consecutive days ``[lo, hi]`` in
     microseconds: offsets are needed there and nowhere else, however sparse the batch."""
-    days = np.unique(micros // _DAY)
     breaks = np.flatnonzero(np.diff(days) > 1)
     firsts = [int(days[0]), *(int(days[b + 1]) for b in breaks)]
     lasts = [*(int(days[b]) for b in breaks), int(days[-1])]
     return [(first * _DAY, (last + 1) * _DAY) for first, last in zip(firsts, lasts, strict=True)]
 
 
-def _local_days(micros: _Ints, codes: _Ints, zones: list[dt.tzinfo]) -> _Ints:
+class _ZoneTable:
+    """One zone's offsets over the UTC days asked for so far, read off the zone itself:
+    the local dates of the ends, then the wall times of the calendar windows, share it."""
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        self.tz = tz
+        self.days: _Ints = np.empty(0, dtype=np.int64)
+        self.starts: _Ints = np.empty(0, dtype=np.int64)
+        self.offsets: _Ints = np.empty(0, dtype=np.int64)
+
+    def cover(self, instants: _Ints, margin: int = 0) -> None:
+        """Make the table cover the UTC days of ``instants``, and ``margin`` days around."""
+        days = np.unique(instants // _DAY)
+        if margin:
+            days = np.unique((days[:, None] + np.arange(-margin, margin + 1)[None, :]).ravel())
+        new = np.setdiff1d(days, self.days, assume_unique=True)
+        if len(new) == 0:
+            return
+        tables = [transitions(self.tz, lo, hi) for lo, hi in _day_runs(new)]
+        starts = np.concatenate([self.starts, *(t for t, _ in tables)])
+        offsets = np.concatenate([self.offsets, *(o for _, o in tables)])
+        order = np.argsort(starts, kind="stable")  # runs never overlap: a plain merge
+        self.starts, self.offsets = starts[order], offsets[order]
+        self.days = np.union1d(self.days, new)
+
+    def offset(self, instants: _Ints) -> _Ints:
+        """The offset (microseconds) at each instant, which must lie on a covered day."""
+        found: _Ints = self.offsets[np.searchsorted(self.starts, instants, side="right") - 1]
+        return found
+
+
+def _local_days(micros: _Ints, codes: _Ints, tables: list[_ZoneTable]) -> _Ints:
     """Each session's local date in its zone, as days since 1970-01-01."""
     days = np.empty(len(micros), dtype=np.int64)
-    for code, tz in enumerate(zones):
-        rows = np.flatnonzero(codes == code) if len(zones) > 1 else slice(None)
+    for code, table in enumerate(tables):
+        rows = np.flatnonzero(codes == code) if len(tables) > 1 else slice(None)
         mine = micros[rows]
-        tables = [transitions(tz, lo, hi) for lo, hi in _spans(mine)]
-        starts = np.concatenate([s for s, _ in tables])
-        offsets = np.concatenate([o for _, o in tables])
-        which = np.searchsorted(starts, mine, side="right") - 1
-        days[rows] = (mine + offsets[which]) // _DAY
+        table.cover(mine)
+        days[rows] = (mine + table.offset(mine)) // _DAY
     return days
 
 
@@ -291,7 +349,8 @@ def lift_columns(
     zones, codes = _zone_codes(timezone, len(micros))
     if len(micros) == 0:
         return micros, tuple(np.empty(0, dtype=np.int64) for _ in ruleset.rules)
-    days = _local_days(micros, codes, zones)
+    tables = [_ZoneTable(tz) for tz in zones]
+    days = _local_days(micros, codes, tables)
     if ruleset.effective_from is not None:
         early = days < (ruleset.effective_from - _EPOCH_DAY).days
         if early.any():
@@ -304,14 +363,14 @@ def lift_columns(
             raise RulesetNotInEffectError(msg)
     # The calendar lifts, once per distinct (zone, local date).
     pairs, inverse = np.unique(codes * _ZONE + (days + _DAY_SHIFT), return_inverse=True)
-    cal = _calendar_table(pairs, zones, compiled)[inverse.reshape(-1)]
+    cal = _calendar_table(pairs, tables, compiled)[inverse.reshape(-1)]
     windows = compiled.calendar_windows
     slots = {w: _compile(w, windows.index) for w in dict.fromkeys(compiled.effective)}
     computed = {w: slot(micros, cal) for w, slot in slots.items()}
     return micros, tuple(computed[w] for w in compiled.effective)
 
 
-def _calendar_table(pairs: _Ints, zones: list[dt.tzinfo], compiled: Compiled) -> _Ints:
+def _calendar_table(pairs: _Ints, tables: list[_ZoneTable], compiled: Compiled) -> _Ints:
     """Each calendar window's instant (``_NAT``: none) for each (zone, local date) pair.
 
     A calendar window lifts at a wall time: a number of days after the local date, at a
@@ -325,7 +384,8 @@ def _calendar_table(pairs: _Ints, zones: list[dt.tzinfo], compiled: Compiled) ->
     table = np.full((len(pairs), max(len(windows), 1)), _NAT, dtype=np.int64)
     pair_codes, shifted = np.divmod(pairs, _ZONE)
     local_days = shifted - _DAY_SHIFT
-    for code, tz in enumerate(zones):
+    for code, zone in enumerate(tables):
+        tz = zone.tz
         rows = np.flatnonzero(pair_codes == code)
         if len(rows) == 0:  # pragma: no cover (every zone given has a row)
             continue
@@ -336,7 +396,7 @@ def _calendar_table(pairs: _Ints, zones: list[dt.tzinfo], compiled: Compiled) ->
                 inside = (walls > _LOWEST + _MARGIN) & (walls < _HIGHEST - _MARGIN)
             else:
                 walls, inside = local_days[rows], np.zeros(len(rows), dtype=bool)
-            table[rows[inside], j] = _latest_instants(walls[inside], tz)
+            table[rows[inside], j] = _latest_instants(walls[inside], zone)
             for k in rows[~inside].tolist():  # near the ends of time: the engine decides
                 local_day = _EPOCH_DAY + dt.timedelta(days=int(local_days[k]))
                 lift = lift_instant(window, _DAWN, local_day, tz, compiled.next_day_begins)
@@ -365,18 +425,12 @@ def _day_and_time(window: Window, next_day_begins: dt.time) -> tuple[int, int]:
     return day, (clock + dt.timedelta(microseconds=at.microsecond)) // dt.timedelta(microseconds=1)
 
 
-def _latest_instants(walls: _Ints, tz: dt.tzinfo) -> _Ints:
-    """The latest instant each naive wall time (microseconds) can mean in ``tz``."""
+def _latest_instants(walls: _Ints, zone: _ZoneTable) -> _Ints:
+    """The latest instant each naive wall time (microseconds) can mean in the zone."""
     if len(walls) == 0:
         return walls
-    tables = [transitions(tz, lo, hi) for lo, hi in _spans_around(walls)]
-    starts = np.concatenate([t for t, _ in tables])
-    offsets = np.concatenate([o for _, o in tables])
-
-    def offset(instants: _Ints) -> _Ints:
-        result: _Ints = offsets[np.searchsorted(starts, instants, side="right") - 1]
-        return result
-
+    zone.cover(walls, margin=3)  # the probes reach 48 hours, the offsets under a day
+    offset = zone.offset
     candidates = walls[None, :] - offset(walls[None, :] + _PROBES[:, None])
     readings = candidates + offset(candidates)
     lowest = np.iinfo(np.int64).min
@@ -386,16 +440,6 @@ def _latest_instants(walls: _Ints, tz: dt.tzinfo) -> _Ints:
     gap: _Ints = walls - offset(np.where(before == lowest, walls, before))
     result: _Ints = np.where(exact != lowest, exact, gap)
     return result
-
-
-def _spans_around(walls: _Ints) -> list[tuple[int, int]]:
-    """Runs of days covering every wall time with :data:`_MARGIN` on both sides."""
-    days = np.unique(walls // _DAY)
-    wide = np.unique((days[:, None] + np.arange(-3, 4)[None, :]).reshape(-1))
-    breaks = np.flatnonzero(np.diff(wide) > 1)
-    firsts = [int(wide[0]), *(int(wide[b + 1]) for b in breaks)]
-    lasts = [*(int(wide[b]) for b in breaks), int(wide[-1])]
-    return [(first * _DAY, (last + 1) * _DAY) for first, last in zip(firsts, lasts, strict=True)]
 
 
 def to_datetimes(column: _Ints) -> tuple[dt.datetime | None, ...]:
