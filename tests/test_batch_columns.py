@@ -416,10 +416,23 @@ def test_zone_names_in_an_array_get_codes_in_order_and_a_hash_collision_falls_ba
     codes, firsts = hashed
     assert codes.tolist() == [0, 1, 0, 2, 1]  # in the order each name first appears
     assert firsts.tolist() == [0, 1, 3]
-    # Two names whose character hashes are equal (1000068 + 66p == 65 + 67p): never
-    # merged into one zone, the dictionary decides instead.
-    assert columns._name_codes(np.array(["\U000f4284B", "AC"])) is None
+    # Two names whose character hashes are equal (65 + 67p == 1000068 + 66p, with p the
+    # multiplier 1000003): never merged into one zone, the dictionary decides instead.
+    assert columns._name_codes(np.array(["AC", "\U000f4284B"])) is None
     # The first bad zone in the rows is the one named, whichever path coded them.
     for zones in (np.array(["UTC", "Mars/Base", "Nowhere"]), ["UTC", "Mars/Base", "Nowhere"]):
         with pytest.raises(GuidanceError, match=r"^timezone\[1\]: unknown time zone 'Mars/Base'"):
             lift_times(ended_at=[dt.datetime(2026, 1, 1, tzinfo=UTC)] * 3, timezone=zones)
+
+
+def test_zone_names_are_coded_alike_across_hash_blocks() -> None:
+    from ketamine_guidance._engine import columns
+
+    names = ["Asia/Tokyo", "UTC", "Europe/London", "America/Argentina/Buenos_Aires"]
+    rows = np.array([names[(i * i) % 4] for i in range(3 * columns._HASH_ROWS + 7)])
+    hashed = columns._name_codes(rows)
+    assert hashed is not None
+    codes, firsts = hashed
+    order = list(dict.fromkeys(rows.tolist()))
+    assert codes.tolist() == [order.index(name) for name in rows.tolist()]
+    assert [rows[i] for i in firsts.tolist()] == order

@@ -183,14 +183,20 @@ def _resolved(firsts: list[object], codes: _Ints) -> list[dt.tzinfo]:
     return resolved
 
 
+_HASH_ROWS = 1 << 15
+
+
 def _name_codes(names: NDArray[np.str_]) -> tuple[_Ints, _Ints] | None:
     """Each row's code, in the order names first appear, and the first row of each: by a
     vectorised hash of the characters, checked exactly; None if two names share a hash
     (then the caller's dictionary does it), so a collision can never merge two zones."""
     width = max(names.dtype.itemsize // 4, 1)  # (NumPy keeps one character even for "")
-    chars = names.view(np.uint32).reshape(len(names), width).astype(np.uint64)
+    chars = names.view(np.uint32).reshape(len(names), width)
     powers = np.full(width, 1_000_003, dtype=np.uint64) ** np.arange(width, dtype=np.uint64)
-    hashes = chars @ powers  # wraps modulo 2**64: a hash, checked below
+    hashes = np.empty(len(names), dtype=np.uint64)
+    for lo in range(0, len(names), _HASH_ROWS):  # in blocks: small temporaries, warm caches
+        block = chars[lo : lo + _HASH_ROWS].astype(np.uint64)
+        np.matmul(block, powers, out=hashes[lo : lo + _HASH_ROWS])  # wraps modulo 2**64
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     if not np.array_equal(names, names[first][inverse]):
