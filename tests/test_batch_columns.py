@@ -436,3 +436,17 @@ def test_zone_names_are_coded_alike_across_hash_blocks() -> None:
     order = list(dict.fromkeys(rows.tolist()))
     assert codes.tolist() == [order.index(name) for name in rows.tolist()]
     assert [rows[i] for i in firsts.tolist()] == order
+
+
+def test_zone_arrays_the_hash_cannot_code_take_the_dictionary() -> None:
+    end = [dt.datetime(2026, 3, 7, 23, 30, tzinfo=UTC)] * 2
+    # Names whose hashes collide (they are not zones, so the answer is the error).
+    with pytest.raises(GuidanceError, match=r"^timezone\[0\]: unknown time zone 'AC'"):
+        lift_times(ended_at=end, timezone=np.array(["AC", "\U000f4284B"]))
+    # An array of zone objects, and an array of names of the wrong length.
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    objects = lift_times(ended_at=end, timezone=np.array([tokyo, UTC], dtype=object))
+    names = lift_times(ended_at=end, timezone=np.array(["Asia/Tokyo", "UTC"]))
+    assert objects.column("driving") == names.column("driving")
+    with pytest.raises(ValueError, match="timezone has 3 zones for 2 session ends"):
+        lift_times(ended_at=end, timezone=np.array(["UTC"] * 3))

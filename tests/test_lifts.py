@@ -7,7 +7,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ketamine_guidance import (
@@ -57,7 +57,10 @@ def test_every_compiled_window_gives_the_engines_own_instant(
     """The reference is lift_instant itself, which the compiled form never calls for
     elapsed hours: the two are independent ways to the same instant."""
     made = _lifts.Compiled(one_rule(window))
-    local_day = ended.astimezone(tz).date()
+    try:
+        local_day = ended.astimezone(tz).date()
+    except OverflowError:  # no local reading: a Session refuses such an end when made
+        assume(False)
     want = lift_instant(window, ended, local_day, tz, dt.time(6))
     assert made.slot_of["a"](ended, made.days(local_day, tz), tz) == want
 
