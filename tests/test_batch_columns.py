@@ -450,3 +450,6 @@ def test_zone_arrays_the_hash_cannot_code_take_the_dictionary() -> None:
     assert objects.column("driving") == names.column("driving")
     with pytest.raises(ValueError, match="timezone has 3 zones for 2 session ends"):
         lift_times(ended_at=end, timezone=np.array(["UTC"] * 3))
+    # Every other name of a longer array: a strided view, not a contiguous block.
+    strided = np.array(["Asia/Tokyo", "Mars/Base", "UTC", "Mars/Base"])[::2]
+    assert lift_times(ended_at=end, timezone=strided).column("driving") == names.column("driving")

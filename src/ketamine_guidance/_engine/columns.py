@@ -191,7 +191,7 @@ def _name_codes(names: NDArray[np.str_]) -> tuple[_Ints, _Ints] | None:
     vectorised hash of the characters, checked exactly; None if two names share a hash
     (then the caller's dictionary does it), so a collision can never merge two zones."""
     width = max(names.dtype.itemsize // 4, 1)  # (NumPy keeps one character even for "")
-    chars = names.view(np.uint32).reshape(len(names), width)
+    chars = np.ascontiguousarray(names).view(np.uint32).reshape(len(names), width)
     powers = np.full(width, 1_000_003, dtype=np.uint64) ** np.arange(width, dtype=np.uint64)
     hashes = np.empty(len(names), dtype=np.uint64)
     for lo in range(0, len(names), _HASH_ROWS):  # in blocks: small temporaries, warm caches
