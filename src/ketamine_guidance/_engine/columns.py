@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, TypeAlias, cast
 import numpy as np
 
 from ketamine_guidance._engine.session import ensure_aware, resolve_timezone
-from ketamine_guidance._engine.windows import UTC, lift_instant
+from ketamine_guidance._engine.windows import UTC, calendar_wall, lift_instant
 from ketamine_guidance._errors import GuidanceError, RulesetNotInEffectError
 from ketamine_guidance._rules.model import (
     DayAt,
@@ -420,13 +420,7 @@ _DAWN = dt.datetime.min.replace(tzinfo=UTC)
 
 def _day_and_time(window: Window, next_day_begins: dt.time) -> tuple[int, int]:
     """A calendar window's days after the local date and its time of day (microseconds)."""
-    if isinstance(window, NextDay):
-        day, at = 1, next_day_begins
-    elif isinstance(window, DayAt):
-        day, at = window.day, window.at
-    else:
-        assert isinstance(window, EndOfDay)  # noqa: S101  (the calendar windows are three)
-        day, at = 1, dt.time(0)
+    day, at = calendar_wall(window, next_day_begins)
     clock = dt.timedelta(hours=at.hour, minutes=at.minute, seconds=at.second)
     return day, (clock + dt.timedelta(microseconds=at.microsecond)) // dt.timedelta(microseconds=1)
 

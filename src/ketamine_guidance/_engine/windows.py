@@ -32,6 +32,7 @@ from ketamine_guidance._rules.model import (
 __all__ = [
     "UTC",
     "BEYOND_RANGE",
+    "calendar_wall",
     "latest_instant",
     "lift_instant",
     "never_lifts",
@@ -152,12 +153,17 @@ def _lift(
     if isinstance(window, LatestOf):
         parts = [_lift(w, ended, local_day, tz, next_day_begins) for w in window.windows]
         return None if None in parts else max(p for p in parts if p is not None)
-    if isinstance(window, NextDay):
-        day, at = 1, next_day_begins
-    elif isinstance(window, DayAt):
-        day, at = window.day, window.at
-    else:
-        assert isinstance(window, EndOfDay)  # noqa: S101  (the Window union is closed)
-        day, at = 1, dt.time(0)
+    day, at = calendar_wall(window, next_day_begins)
     wall = dt.datetime.combine(local_day + dt.timedelta(days=day), at)
     return latest_instant(wall, tz)
+
+
+def calendar_wall(window: Window, next_day_begins: dt.time) -> tuple[int, dt.time]:
+    """A calendar window's wall time: how many days after the local date, and at what time
+    of day (``next_day``: the ruleset's ``next_day_begins``; ``end_of_day``: midnight)."""
+    if isinstance(window, NextDay):
+        return 1, next_day_begins
+    if isinstance(window, DayAt):
+        return window.day, window.at
+    assert isinstance(window, EndOfDay)  # noqa: S101  (the Window union is closed)
+    return 1, dt.time(0)
