@@ -324,10 +324,9 @@ class Track(NamedTuple):
         before, since = _unchanged(rule, ended, lift)
         if not overrides:  # the common case, without the general machinery below
             first = _Segment(ended, before, None)
+            gate = _gate_of(before, since, ended)
             if lift is None or lift == ended:
-                gate = None if before is _NOT_PERMITTED else ended
                 return cls(rule, before, (first,), (ended,), since, gate)
-            gate = lift if before is _NOT_PERMITTED else ended
             return cls(
                 rule, before, (first, _Segment(lift, _PERMITTED, None)), (ended, lift), since, gate
             )
@@ -760,7 +759,13 @@ def _checked_at(at: dt.datetime, tz: dt.tzinfo, ended: dt.datetime) -> dt.dateti
 def _plain_gate(rule: Rule, ended: dt.datetime, lift: dt.datetime | None) -> dt.datetime | None:
     """The gate of a track without overrides, as :meth:`Track.build` gives it, without
     building the track: the session's end (always permitted), the lift, or None."""
-    before, since = _unchanged(rule, ended, lift)
+    return _gate_of(*_unchanged(rule, ended, lift), ended)
+
+
+def _gate_of(before: Status, since: dt.datetime | None, ended: dt.datetime) -> dt.datetime | None:
+    """The gate without overrides, from the rule's own status until the lift and the
+    instant permitted from: the session's end if never banned, else that instant (None:
+    never)."""
     return ended if before is not _NOT_PERMITTED else since
 
 
@@ -775,9 +780,16 @@ def override_reason(override: Override, session: Session) -> str:
     )
 
 
-def override_span(override: Override, tz: dt.tzinfo, start: dt.datetime | None = None) -> str:
+def override_span(
+    override: Override,
+    tz: dt.tzinfo,
+    start: dt.datetime | None = None,
+    *,
+    words: Callable[..., str] = format_local,
+) -> str:
     """``from <time> until <time>`` (or without ``until``), local to ``tz``: from ``start``
-    (UTC; None: the override's own start).
+    (UTC; None: the override's own start), each time written by ``words`` (a formatter
+    that takes ``down``, as ``format_local`` and ``format_short`` do).
 
     Each time is rounded to the minute on the safe side: a ban is shown starting no later
     and ending no earlier than it does, a permission (with or without caution) starting
@@ -785,9 +797,9 @@ def override_span(override: Override, tz: dt.tzinfo, start: dt.datetime | None =
     """
     ban = override.status is _NOT_PERMITTED
     begin = override.effective_from_utc if start is None else start
-    text = f"from {format_local(begin.astimezone(tz), down=ban)}"
+    text = f"from {words(begin.astimezone(tz), down=ban)}"
     if override.until_utc is not None:
-        text += f" until {format_local(override.until_utc.astimezone(tz), down=not ban)}"
+        text += f" until {words(override.until_utc.astimezone(tz), down=not ban)}"
     return text
 
 

@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from ketamine_guidance._engine.documents import iso, tzdb_info
-from ketamine_guidance._engine.plan import Decision
+from ketamine_guidance._engine.plan import Decision, override_span
 from ketamine_guidance._engine.windows import BEYOND_RANGE
 from ketamine_guidance._errors import ExportError
 from ketamine_guidance._formats.codes import ACTIVITY_SYSTEM
@@ -96,15 +96,11 @@ def _detail(decision: Decision) -> str:
         lines += ["", markdown("The ruleset gives no end: treat it as in force.")]
     override = decision.override
     if override is not None:
-        # A ban's start rounded down, a permission's up: never shown later than safe.
-        ban = override.status is Status.NOT_PERMITTED
-        tz = session.timezone
-        when = format_short(override.effective_from_utc.astimezone(tz), down=ban)
-        if override.until_utc is not None:
-            when += f" until {format_short(override.until_utc.astimezone(tz), down=not ban)}"
+        # Rounded on the safe side, as everywhere an override's times are shown.
+        span = override_span(override, session.timezone, words=format_short)
         lines += [
             "",
-            f"Set by {markdown(override.clinician)} from {markdown(when)}"
+            f"Set by {markdown(override.clinician)} {markdown(span)}"
             + (f": {markdown(override.note)}" if override.note else "\\."),
         ]
     source = decision.source
